@@ -1,0 +1,812 @@
+/*
+ * session.c: the session parent.
+ *
+ * Life: make the session id and directories, spawn certd, policyd, N
+ * netproxy and the vmm (each sandboxes itself before reading a byte), wire
+ * the peer channels, HELLO every child and wait for READY, then serve:
+ * the children's channels, the control socket, signals.  Any child that
+ * dies ends the session: the others get SHUTDOWN, then SIGKILL after a
+ * grace period, all are reaped, the control socket is removed, and one
+ * line names the child and how it ended.
+ */
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "msg.h"
+#include "proc.h"
+#include "session.h"
+
+#define SESSION_MAX_CHILDREN	16
+#define SESSION_MAX_CLIENTS	16
+#define SESSION_READY_MS	15000	/* children must be READY by then */
+#define SESSION_GRACE_MS	3000	/* SHUTDOWN -> SIGKILL */
+
+struct session;
+
+struct session_child {
+	struct session	*s;
+	enum proc_id	 id;
+	int		 instance;
+	pid_t		 pid;
+	bool		 alive;		/* not reaped yet */
+	bool		 ready;
+	struct imsgev	 iev;
+	bool		 chan_open;
+	struct sandbox_report sandbox;
+	char		 label[48];	/* "capsem-netproxy[1]" */
+};
+
+struct ctl_client {
+	struct session	*s;
+	struct imsgev	 iev;
+	bool		 used;
+	uint32_t	 status_serial;	/* outstanding status request, or 0 */
+	int		 status_pending;
+	bool		 close_after_write;
+};
+
+struct session {
+	struct session_opts opts;
+	char		 id[MSG_SESSION_MAX];
+	char		 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int		 ctl_fd;
+	int		 sig_fd;
+	int		 log_pipe;	/* detached: children's stderr */
+	struct event_loop *loop;
+	struct session_child children[SESSION_MAX_CHILDREN];
+	size_t		 nchildren;
+	struct ctl_client clients[SESSION_MAX_CLIENTS];
+	uint32_t	 next_serial;
+	time_t		 started;
+	bool		 all_ready;
+	bool		 stopping;
+	int		 exit_code;
+	char		 reason[256];
+	uint64_t	 ready_timer;
+	uint64_t	 grace_timer;
+};
+
+static void	session_stop(struct session *, int code, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+int
+capsem_home(char *buf, size_t len)
+{
+	const char	*env = getenv("CAPSEM_HOME"), *home;
+	struct passwd	*pw;
+	int		 n;
+
+	if (env != NULL && env[0] == '/')
+		n = snprintf(buf, len, "%s", env);
+	else {
+		if ((home = getenv("HOME")) == NULL || home[0] != '/') {
+			if ((pw = getpwuid(getuid())) == NULL)
+				return -1;
+			home = pw->pw_dir;
+		}
+		n = snprintf(buf, len, "%s/.capsem", home);
+	}
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+mkdir_private(const char *path)
+{
+	struct stat sb;
+
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if (lstat(path, &sb) == -1)
+		return -1;
+	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid()) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+int
+session_runtime_dir(char *buf, size_t len, bool create)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char	 home[PATH_MAX];
+	int	 n;
+
+	if (xdg != NULL && xdg[0] == '/' && access(xdg, W_OK) == 0)
+		n = snprintf(buf, len, "%s/capsem", xdg);
+	else {
+		if (capsem_home(home, sizeof(home)) == -1)
+			return -1;
+		if (create && mkdir_private(home) == -1)
+			return -1;
+		n = snprintf(buf, len, "%s/sessions", home);
+	}
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (create && mkdir_private(buf) == -1)
+		return -1;
+	return 0;
+}
+
+static struct session_child *
+child_by_pid(struct session *s, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < s->nchildren; i++)
+		if (s->children[i].pid == pid)
+			return &s->children[i];
+	return NULL;
+}
+
+static size_t
+children_alive(const struct session *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nchildren; i++)
+		if (s->children[i].alive)
+			n++;
+	return n;
+}
+
+/* Parent <-> child dispatch */
+
+static void
+parent_on_ready(void *ctx, struct imsg *imsg)
+{
+	struct session_child *c = ctx;
+	struct session	*s = c->s;
+	struct msg_ready ready;
+	char		 sb[256];
+	size_t		 i;
+
+	memcpy(&ready, imsg->data, sizeof(ready));
+	if (!imsg_str_ok(ready.sandbox.note, sizeof(ready.sandbox.note)))
+		fatalx("READY from %s: bad note", c->label);
+	if (c->ready)
+		fatalx("second READY from %s", c->label);
+	c->sandbox = ready.sandbox;
+	c->ready = true;
+	sandbox_report_string(&c->sandbox, sb, sizeof(sb));
+	log_debug("%s (pid %d) ready: %s", c->label, (int)c->pid, sb);
+
+	for (i = 0; i < s->nchildren; i++)
+		if (!s->children[i].ready)
+			return;
+	s->all_ready = true;
+	timer_cancel(s->loop, s->ready_timer);
+	s->ready_timer = 0;
+	if (s->opts.on_ready != NULL)
+		s->opts.on_ready(s->id, s->opts.on_ready_arg);
+	else {
+		printf("%s\n", s->id);
+		fflush(stdout);
+	}
+	log_info("session %s: %zu processes ready", s->id, s->nchildren + 1);
+}
+
+static void ctl_on_child_status(struct session *, struct session_child *,
+    struct imsg *);
+
+static void
+parent_on_status(void *ctx, struct imsg *imsg)
+{
+	struct session_child *c = ctx;
+
+	ctl_on_child_status(c->s, c, imsg);
+}
+
+static const struct imsg_handler parent_child_handlers[] = {
+	{ MSG_READY, sizeof(struct msg_ready), sizeof(struct msg_ready),
+	    IMSG_FD_NONE, parent_on_ready },
+	{ MSG_STATUS_RESPONSE, sizeof(struct msg_status),
+	    sizeof(struct msg_status), IMSG_FD_NONE, parent_on_status },
+};
+
+static void
+child_channel_closed(struct imsgev *iev, void *ctx)
+{
+	struct session_child *c = ctx;
+
+	/* The exit itself is reported by SIGCHLD; just stop listening. */
+	imsgev_close(iev);
+	c->chan_open = false;
+	if (!c->s->stopping)
+		log_debug("%s closed its channel", c->label);
+}
+
+static int
+send_child(struct session_child *c, uint32_t type, uint32_t peerid, int fd,
+    const void *data, size_t len)
+{
+	if (!c->chan_open) {
+		if (fd != -1)
+			close(fd);
+		errno = EPIPE;
+		return -1;
+	}
+	if (imsgev_compose(&c->iev, type, peerid, fd, data, len) == -1) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+static struct session_child *
+spawn_child(struct session *s, enum proc_id id, int instance)
+{
+	struct session_child *c;
+	int	 fd, errfd = s->log_pipe;
+
+	if (s->nchildren >= SESSION_MAX_CHILDREN)
+		fatalx("too many children");
+	c = &s->children[s->nchildren];
+	memset(c, 0, sizeof(*c));
+	c->s = s;
+	c->id = id;
+	c->instance = instance;
+	if (id == PROC_NETPROXY)
+		snprintf(c->label, sizeof(c->label), "%s[%d]", proc_name(id),
+		    instance);
+	else
+		snprintf(c->label, sizeof(c->label), "%s", proc_name(id));
+	if ((c->pid = proc_spawn(id, instance, errfd, NULL, &fd)) == -1)
+		fatal("spawn %s/%s", proc_libexec_dir(), proc_name(id));
+	c->alive = true;
+	s->nchildren++;
+	imsgev_init(&c->iev, s->loop, fd, IMSG_MAXLEN_DEFAULT + MSG_CONFIG_MAX,
+	    c->label, parent_child_handlers,
+	    sizeof(parent_child_handlers) / sizeof(parent_child_handlers[0]), c);
+	c->iev.on_close = child_channel_closed;
+	c->chan_open = true;
+	log_debug("spawned %s pid %d", c->label, (int)c->pid);
+	return c;
+}
+
+/* Give a and b a socketpair to talk over. */
+static void
+connect_children(struct session_child *a, struct session_child *b)
+{
+	struct msg_peer_channel pc;
+	int	 sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+		fatal("socketpair");
+	memset(&pc, 0, sizeof(pc));
+	pc.proc = b->id;
+	pc.instance = (uint32_t)b->instance;
+	if (send_child(a, MSG_PEER_CHANNEL, 0, sp[0], &pc, sizeof(pc)) == -1)
+		fatal("send peer channel to %s", a->label);
+	pc.proc = a->id;
+	pc.instance = (uint32_t)a->instance;
+	if (send_child(b, MSG_PEER_CHANNEL, 0, sp[1], &pc, sizeof(pc)) == -1)
+		fatal("send peer channel to %s", b->label);
+}
+
+static void
+describe_exit(const struct session_child *c, int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "%s (pid %d) exited with status %d",
+		    c->label, (int)c->pid, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "%s (pid %d) killed by signal %d (%s)",
+		    c->label, (int)c->pid, WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "%s (pid %d) ended (status 0x%x)",
+		    c->label, (int)c->pid, (unsigned)status);
+}
+
+static void
+session_finish_if_done(struct session *s)
+{
+	if (s->stopping && children_alive(s) == 0)
+		event_loop_exit(s->loop);
+}
+
+static void
+reap_children(struct session *s)
+{
+	struct session_child *c;
+	char	 what[200];
+	pid_t	 pid;
+	int	 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((c = child_by_pid(s, pid)) == NULL)
+			continue;
+		c->alive = false;
+		describe_exit(c, status, what, sizeof(what));
+		if (c->chan_open) {
+			imsgev_close(&c->iev);
+			c->chan_open = false;
+		}
+		if (!s->stopping)
+			session_stop(s, 1, "%s", what);
+		else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+			log_debug("during shutdown: %s", what);
+	}
+	session_finish_if_done(s);
+}
+
+static void
+grace_expired(void *arg)
+{
+	struct session *s = arg;
+	size_t	 i;
+
+	s->grace_timer = 0;
+	for (i = 0; i < s->nchildren; i++) {
+		if (s->children[i].alive) {
+			log_warnx("%s did not stop; killing it",
+			    s->children[i].label);
+			kill(s->children[i].pid, SIGKILL);
+		}
+	}
+}
+
+static void
+ready_expired(void *arg)
+{
+	struct session *s = arg;
+	size_t	 i;
+
+	s->ready_timer = 0;
+	for (i = 0; i < s->nchildren; i++)
+		if (!s->children[i].ready)
+			break;
+	session_stop(s, 1, "%s did not become ready",
+	    i < s->nchildren ? s->children[i].label : "a child");
+}
+
+static void
+session_stop(struct session *s, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+	size_t	 i;
+
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	s->exit_code = code;
+	va_start(ap, fmt);
+	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+	va_end(ap);
+	if (s->ctl_fd != -1) {
+		event_del(s->loop, s->ctl_fd);
+		close(s->ctl_fd);
+		s->ctl_fd = -1;
+		unlink(s->ctl_path);
+	}
+	for (i = 0; i < s->nchildren; i++) {
+		struct session_child *c = &s->children[i];
+
+		if (c->alive && c->chan_open)
+			if (send_child(c, MSG_SHUTDOWN, 0, -1, NULL, 0) == -1)
+				kill(c->pid, SIGKILL);
+	}
+	s->grace_timer = timer_add(s->loop, SESSION_GRACE_MS, grace_expired, s);
+	session_finish_if_done(s);
+}
+
+static void
+on_signal(int fd, uint32_t events, void *arg)
+{
+	struct session *s = arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap_children(s);
+			break;
+		case SIGINT:
+		case SIGTERM:
+			session_stop(s, 0, "stopped by signal %s",
+			    strsignal((int)si.ssi_signo));
+			break;
+		case SIGHUP:
+			log_info("SIGHUP: policy reload is handled by policyd");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Detached: children's stderr lines go to syslog. */
+static void
+on_log_pipe(int fd, uint32_t events, void *arg)
+{
+	char	 buf[4096];
+	ssize_t	 n;
+
+	(void)events;
+	(void)arg;
+	if ((n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *line = strtok(buf, "\n"); line != NULL;
+	    line = strtok(NULL, "\n"))
+		syslog(LOG_INFO, "%s", line);
+}
+
+/* Control socket (capsemctl status/stop/list) */
+
+static void
+ctl_client_closed(struct imsgev *iev, void *ctx)
+{
+	struct ctl_client *cl = ctx;
+
+	imsgev_close(iev);
+	cl->used = false;
+}
+
+static void
+ctl_send(struct ctl_client *cl, uint32_t type, const void *data, size_t len)
+{
+	if (imsgev_compose(&cl->iev, type, 0, -1, data, len) == -1) {
+		log_warn("control client");
+		imsgev_close(&cl->iev);
+		cl->used = false;
+	}
+}
+
+static void
+ctl_info(struct session *s, struct ctl_client *cl)
+{
+	struct msg_ctl_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.parent_pid = getpid();
+	info.nchildren = (uint32_t)children_alive(s);
+	info.started = s->started;
+	snprintf(info.session_id, sizeof(info.session_id), "%s", s->id);
+	snprintf(info.mode, sizeof(info.mode), "%s",
+	    s->opts.mode == SESSION_VM ? "vm" :
+	    s->opts.mode == SESSION_PROXY ? "proxy" : "host-only");
+	ctl_send(cl, MSG_CTL_INFO, &info, sizeof(info));
+}
+
+static void
+ctl_status(void *ctx, struct imsg *imsg)
+{
+	struct ctl_client *cl = ctx;
+	struct session	*s = cl->s;
+	struct msg_status st;
+	size_t		 i;
+
+	(void)imsg;
+	if (cl->status_pending > 0)
+		return;		/* one at a time */
+	ctl_info(s, cl);
+	if (!cl->used)
+		return;
+	memset(&st, 0, sizeof(st));
+	st.proc = PROC_PARENT;
+	st.pid = getpid();
+	snprintf(st.detail, sizeof(st.detail), "session parent, not sandboxed");
+	ctl_send(cl, MSG_CTL_STATUS_ENTRY, &st, sizeof(st));
+	if (!cl->used)
+		return;
+	cl->status_serial = ++s->next_serial;
+	cl->status_pending = 0;
+	for (i = 0; i < s->nchildren; i++) {
+		struct session_child *c = &s->children[i];
+
+		if (!c->alive || !c->chan_open || !c->ready)
+			continue;
+		if (send_child(c, MSG_STATUS_REQUEST, cl->status_serial, -1,
+		    NULL, 0) == 0)
+			cl->status_pending++;
+	}
+	if (cl->status_pending == 0)
+		ctl_send(cl, MSG_CTL_END, NULL, 0);
+}
+
+static void
+ctl_on_child_status(struct session *s, struct session_child *c,
+    struct imsg *imsg)
+{
+	struct msg_status st;
+	size_t	 i;
+
+	memcpy(&st, imsg->data, sizeof(st));
+	if (!imsg_str_ok(st.detail, sizeof(st.detail)) ||
+	    !imsg_str_ok(st.sandbox.note, sizeof(st.sandbox.note)))
+		fatalx("STATUS from %s: bad strings", c->label);
+	/* The host's view of the pid is ours, not the child's claim. */
+	st.pid = c->pid;
+	st.proc = c->id;
+	st.instance = (uint32_t)c->instance;
+	for (i = 0; i < SESSION_MAX_CLIENTS; i++) {
+		struct ctl_client *cl = &s->clients[i];
+
+		if (!cl->used || cl->status_pending == 0 ||
+		    cl->status_serial != imsg->hdr.peerid)
+			continue;
+		ctl_send(cl, MSG_CTL_STATUS_ENTRY, &st, sizeof(st));
+		if (cl->used && --cl->status_pending == 0)
+			ctl_send(cl, MSG_CTL_END, NULL, 0);
+	}
+}
+
+static void
+ctl_stop(void *ctx, struct imsg *imsg)
+{
+	struct ctl_client *cl = ctx;
+	struct msg_ctl_result res;
+
+	(void)imsg;
+	memset(&res, 0, sizeof(res));
+	res.ok = 1;
+	snprintf(res.text, sizeof(res.text), "stopping session %s", cl->s->id);
+	ctl_send(cl, MSG_CTL_RESULT, &res, sizeof(res));
+	if (cl->used)
+		imsgbuf_flush(&cl->iev.ibuf);
+	session_stop(cl->s, 0, "stopped by capsemctl stop");
+}
+
+static void
+ctl_reload(void *ctx, struct imsg *imsg)
+{
+	struct ctl_client *cl = ctx;
+	struct msg_ctl_result res;
+
+	(void)imsg;
+	memset(&res, 0, sizeof(res));
+	res.ok = 0;
+	snprintf(res.text, sizeof(res.text), "reload: no policy loaded in "
+	    "this session");
+	ctl_send(cl, MSG_CTL_RESULT, &res, sizeof(res));
+}
+
+static const struct imsg_handler ctl_handlers[] = {
+	{ MSG_CTL_STATUS, 0, 0, IMSG_FD_NONE, ctl_status },
+	{ MSG_CTL_STOP, 0, 0, IMSG_FD_NONE, ctl_stop },
+	{ MSG_CTL_RELOAD, 0, 0, IMSG_FD_NONE, ctl_reload },
+};
+
+static void
+on_ctl_accept(int fd, uint32_t events, void *arg)
+{
+	struct session	*s = arg;
+	struct ctl_client *cl = NULL;
+	struct ucred	 cred;
+	socklen_t	 credlen = sizeof(cred);
+	size_t		 i;
+	int		 cfd;
+
+	(void)events;
+	if ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+		return;
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == -1 ||
+	    cred.uid != geteuid()) {
+		log_warnx("control: refused a client of uid %d",
+		    (int)cred.uid);
+		close(cfd);
+		return;
+	}
+	for (i = 0; i < SESSION_MAX_CLIENTS; i++)
+		if (!s->clients[i].used) {
+			cl = &s->clients[i];
+			break;
+		}
+	if (cl == NULL) {
+		close(cfd);
+		return;
+	}
+	memset(cl, 0, sizeof(*cl));
+	cl->s = s;
+	cl->used = true;
+	imsgev_init(&cl->iev, s->loop, cfd, 4096, "control client",
+	    ctl_handlers, sizeof(ctl_handlers) / sizeof(ctl_handlers[0]), cl);
+	cl->iev.on_close = ctl_client_closed;
+}
+
+static void
+ctl_listen(struct session *s)
+{
+	struct sockaddr_un sun;
+	char	 dir[PATH_MAX];
+	mode_t	 old;
+	int	 n;
+
+	if (session_runtime_dir(dir, sizeof(dir), true) == -1)
+		fatal("runtime directory");
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", dir,
+	    s->id);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
+		fatalx("control socket path too long: %s/%s.sock", dir, s->id);
+	memcpy(s->ctl_path, sun.sun_path, sizeof(s->ctl_path));
+	if ((s->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	old = umask(0177);
+	if (bind(s->ctl_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", s->ctl_path);
+	umask(old);
+	if (chmod(s->ctl_path, 0600) == -1)
+		fatal("chmod %s", s->ctl_path);
+	if (listen(s->ctl_fd, 8) == -1)
+		fatal("listen %s", s->ctl_path);
+	if (event_add(s->loop, s->ctl_fd, EV_READ, on_ctl_accept, s) == -1)
+		fatal("event_add");
+}
+
+static void
+make_session_id(struct session *s)
+{
+	uint8_t	 r[4];
+
+	arc4random_buf(r, sizeof(r));
+	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x", r[0], r[1], r[2],
+	    r[3]);
+}
+
+static int
+count_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : (n > 8 ? 8 : (int)n);
+}
+
+static void
+setup_signals(struct session *s)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	sigdelset(&set, SIGPIPE);
+	if ((s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	if (event_add(s->loop, s->sig_fd, EV_READ, on_signal, s) == -1)
+		fatal("event_add");
+}
+
+static void
+detach(struct session *s)
+{
+	int	 p[2], fd;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() == -1)
+		fatal("setsid");
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	log_init(0, s->opts.verbose);
+	s->log_pipe = p[1];
+	if (event_add(s->loop, p[0], EV_READ, on_log_pipe, s) == -1)
+		fatal("event_add");
+}
+
+int
+session_run(const struct session_opts *opts)
+{
+	struct session	*s;
+	struct session_child *certd, *policyd, *vmm = NULL;
+	struct session_child *proxies[SESSION_MAX_CHILDREN];
+	struct msg_hello hello;
+	int		 nproxies, i, code;
+	size_t		 k;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("calloc");
+	s->opts = *opts;
+	s->ctl_fd = s->sig_fd = s->log_pipe = -1;
+	s->started = time(NULL);
+	log_procinit("capsem");
+	make_session_id(s);
+	if ((s->loop = event_loop_new()) == NULL)
+		fatal("event_loop_new");
+	setup_signals(s);
+	if (opts->detach) {
+		/* Print the id before the terminal goes away. */
+		printf("%s\n", s->id);
+		fflush(stdout);
+		s->opts.on_ready = NULL;
+		detach(s);
+	}
+
+	nproxies = opts->nproxies > 0 ? opts->nproxies :
+	    (opts->mode == SESSION_PROXY ? count_cpus() : 1);
+	if (nproxies > SESSION_MAX_CHILDREN - 3)
+		nproxies = SESSION_MAX_CHILDREN - 3;
+
+	certd = spawn_child(s, PROC_CERTD, 0);
+	policyd = spawn_child(s, PROC_POLICYD, 0);
+	for (i = 0; i < nproxies; i++)
+		proxies[i] = spawn_child(s, PROC_NETPROXY, i);
+	vmm = spawn_child(s, PROC_VMM, 0);
+	if (s->log_pipe != -1) {
+		close(s->log_pipe);
+		s->log_pipe = -1;
+	}
+
+	memset(&hello, 0, sizeof(hello));
+	hello.verbose = opts->verbose;
+	snprintf(hello.session_id, sizeof(hello.session_id), "%s", s->id);
+	for (k = 0; k < s->nchildren; k++) {
+		hello.instance = (uint32_t)s->children[k].instance;
+		if (send_child(&s->children[k], MSG_HELLO, 0, -1, &hello,
+		    sizeof(hello)) == -1)
+			fatal("HELLO to %s", s->children[k].label);
+	}
+	for (i = 0; i < nproxies; i++) {
+		connect_children(proxies[i], certd);
+		connect_children(proxies[i], policyd);
+	}
+	connect_children(vmm, proxies[0]);
+
+	ctl_listen(s);
+	if (opts->detach && s->opts.on_ready == NULL)
+		s->opts.on_ready = NULL;
+	s->ready_timer = timer_add(s->loop, SESSION_READY_MS, ready_expired, s);
+
+	if (event_loop_run(s->loop) == -1)
+		fatal("event loop");
+
+	/* Everything is reaped; nothing of the session remains. */
+	if (s->ctl_fd != -1) {
+		close(s->ctl_fd);
+		unlink(s->ctl_path);
+	}
+	code = s->exit_code;
+	if (code != 0)
+		log_warnx("session %s ended: %s", s->id, s->reason);
+	else
+		log_info("session %s ended: %s", s->id, s->reason);
+	event_loop_free(s->loop);
+	free(s);
+	return code;
+}

@@ -1,0 +1,205 @@
+/*
+ * msg.h: every message type exchanged between capsem processes, and its
+ * payload.  Names follow REQUEST / RESPONSE / EVENT.  Fixed-size structs
+ * are read with an exact length check; variable tails are bounded.  Char
+ * arrays in payloads must be NUL-terminated (imsg_str_ok).
+ *
+ * Channels: parent <-> every child; netproxy <-> certd; netproxy <-> policyd;
+ * vmm -> netproxy; parent <-> control clients (capsemctl commands).
+ */
+#ifndef CAPSEM_MSG_H
+#define CAPSEM_MSG_H
+
+#include <stdint.h>
+
+#include "sandbox.h"
+
+#define MSG_HOST_MAX	256	/* DNS name (253) + NUL, padded */
+#define MSG_METHOD_MAX	32
+#define MSG_PATH_MAX	4096	/* request target bytes in REQUEST_CHECK */
+#define MSG_RULE_MAX	256
+#define MSG_FILE_MAX	256
+#define MSG_SESSION_MAX	32
+#define MSG_CONFIG_MAX	(4u * 1024 * 1024)	/* one policy file */
+
+enum msg_type {
+	MSG_NONE = 0,
+
+	/* parent <-> every child */
+	MSG_HELLO = 1,		/* parent -> child: struct msg_hello */
+	MSG_READY,		/* child -> parent: struct msg_ready */
+	MSG_STATUS_REQUEST,	/* parent -> child: empty */
+	MSG_STATUS_RESPONSE,	/* child -> parent: struct msg_status */
+	MSG_VERBOSE,		/* parent -> child: struct msg_verbose */
+	MSG_SHUTDOWN,		/* parent -> child: empty; child exits 0 */
+	MSG_PEER_CHANNEL,	/* parent -> child: struct msg_peer_channel + fd */
+
+	/* certd */
+	MSG_CA_CERT = 32,	/* parent -> certd: ca.pem bytes */
+	MSG_CA_KEY,		/* parent -> certd: empty + fd of ca.key (read once, closed) */
+	MSG_CA_LOADED,		/* certd -> parent: empty, or error text */
+	MSG_LEAF_KEY,		/* certd -> netproxy: leaf private key, DER (once) */
+	MSG_MINT_REQUEST,	/* netproxy -> certd: hostname bytes (1..253, no NUL); peerid = request id */
+	MSG_MINT_RESPONSE,	/* certd -> netproxy: struct msg_mint_response + leaf DER + CA DER */
+	MSG_MINT_ERROR,		/* certd -> netproxy: reason text; peerid echoed */
+
+	/* policyd */
+	MSG_POLICY_FILE = 64,	/* parent -> policyd: struct msg_policy_file + file bytes */
+	MSG_POLICY_COMMIT,	/* parent -> policyd: empty; build and swap the policy */
+	MSG_POLICY_RESULT,	/* policyd -> parent: struct msg_policy_result (+ error text) */
+	MSG_AUDIT_FD,		/* parent -> policyd: empty + fd of audit.jsonl */
+	MSG_CONN_CHECK,		/* netproxy -> policyd: struct msg_conn_check; peerid = request id */
+	MSG_REQUEST_CHECK,	/* netproxy -> policyd: struct msg_request_check + path bytes */
+	MSG_VERDICT,		/* policyd -> netproxy/parent: struct msg_verdict; peerid echoed */
+	MSG_AUDIT_EVENT,	/* netproxy -> policyd: struct msg_audit_event */
+
+	/* netproxy */
+	MSG_STREAM_NEW = 96,	/* parent/vmm -> netproxy: struct msg_stream_new + fd */
+	MSG_PROXY_SETTINGS,	/* parent -> netproxy: struct msg_proxy_settings */
+	MSG_CREDENTIAL,		/* parent -> netproxy: struct msg_credential + value */
+
+	/* vmm */
+	MSG_VM_EVENT = 128,	/* vmm -> parent: struct msg_vm_event */
+
+	/* control socket (capsemctl <-> session parent) */
+	MSG_CTL_STATUS = 160,	/* client -> parent: empty */
+	MSG_CTL_STATUS_ENTRY,	/* parent -> client: struct msg_status (one per child) */
+	MSG_CTL_STOP,		/* client -> parent: empty */
+	MSG_CTL_RELOAD,		/* client -> parent: empty */
+	MSG_CTL_INFO,		/* parent -> client: struct msg_ctl_info */
+	MSG_CTL_RESULT,		/* parent -> client: struct msg_ctl_result + text */
+	MSG_CTL_END,		/* parent -> client: end of a multi-message answer */
+};
+
+struct msg_hello {
+	int32_t		 verbose;
+	uint32_t	 instance;
+	char		 session_id[MSG_SESSION_MAX];
+};
+
+struct msg_ready {
+	struct sandbox_report sandbox;
+};
+
+struct msg_verbose {
+	int32_t		 verbose;
+};
+
+struct msg_status {
+	uint32_t	 proc;		/* enum proc_id */
+	uint32_t	 instance;
+	int32_t		 pid;		/* as the host sees it */
+	uint32_t	 pad;
+	struct sandbox_report sandbox;
+	uint64_t	 counters[4];	/* per process, see its man page */
+	char		 detail[128];
+};
+
+struct msg_peer_channel {
+	uint32_t	 proc;		/* enum proc_id of the process at the other end */
+	uint32_t	 instance;
+};
+
+/* certd */
+struct msg_mint_response {
+	uint32_t	 leaf_len;	/* DER leaf certificate */
+	uint32_t	 ca_len;	/* DER CA certificate */
+	int64_t		 not_after;	/* leaf expiry, seconds since the epoch */
+};
+
+/* policyd */
+enum msg_policy_origin { POLICY_ORIGIN_USER = 0, POLICY_ORIGIN_CORP = 1 };
+
+struct msg_policy_file {
+	uint32_t	 origin;	/* enum msg_policy_origin */
+	uint32_t	 present;	/* 0: no such file (contents empty) */
+	char		 name[MSG_FILE_MAX];	/* path, for file:line messages */
+};
+
+struct msg_policy_result {
+	uint32_t	 ok;
+	uint32_t	 pad;
+	char		 error[512];	/* "file:line: message" when !ok */
+};
+
+struct msg_conn_check {
+	uint16_t	 port;
+	uint16_t	 pad;
+	uint32_t	 pad2;
+	char		 host[MSG_HOST_MAX];
+	char		 sni[MSG_HOST_MAX];	/* "" when not TLS */
+};
+
+struct msg_request_check {
+	uint16_t	 port;
+	uint16_t	 pad;
+	uint32_t	 path_len;	/* bytes following the struct */
+	char		 host[MSG_HOST_MAX];
+	char		 method[MSG_METHOD_MAX];
+};
+
+enum msg_verdict_kind { VERDICT_DENY = 0, VERDICT_ALLOW = 1 };
+
+struct msg_verdict {
+	uint32_t	 allow;		/* enum msg_verdict_kind */
+	uint32_t	 line;		/* 0 when decided by a built-in default */
+	char		 rule[MSG_RULE_MAX];
+	char		 file[MSG_FILE_MAX];
+};
+
+enum msg_audit_kind { AUDIT_CONN = 0, AUDIT_REQUEST = 1, AUDIT_DNS = 2, AUDIT_REFUSED = 3 };
+
+struct msg_audit_event {
+	uint32_t	 kind;		/* enum msg_audit_kind */
+	uint32_t	 status;	/* HTTP status, DNS rcode, or 0 */
+	uint16_t	 port;
+	uint16_t	 pad;
+	uint32_t	 allow;
+	uint64_t	 bytes_in;	/* from the guest */
+	uint64_t	 bytes_out;	/* to the guest */
+	uint64_t	 duration_us;
+	uint32_t	 line;
+	uint32_t	 pad2;
+	char		 host[MSG_HOST_MAX];
+	char		 method[MSG_METHOD_MAX];
+	char		 path[1024];	/* truncated request path */
+	char		 rule[MSG_RULE_MAX];
+	char		 file[MSG_FILE_MAX];
+	char		 reason[128];
+};
+
+/* netproxy */
+enum msg_stream_port { STREAM_DNS = 1053, STREAM_HTTP = 1080, STREAM_HTTPS = 1443 };
+
+struct msg_stream_new {
+	uint32_t	 port;		/* enum msg_stream_port */
+	uint32_t	 guest_cid;	/* 0 for host-side (proxy -l) streams */
+	uint32_t	 has_header;	/* 1: stream begins with the relay's header line */
+	uint32_t	 pad;
+};
+
+/* vmm */
+enum msg_vm_event_kind { VM_EVENT_READY = 1, VM_EVENT_EXIT = 2 };
+
+struct msg_vm_event {
+	uint32_t	 kind;
+	int32_t		 status;
+	char		 reason[128];
+};
+
+/* control */
+struct msg_ctl_info {
+	int32_t		 parent_pid;
+	uint32_t	 nchildren;
+	int64_t		 started;	/* seconds since the epoch */
+	char		 session_id[MSG_SESSION_MAX];
+	char		 mode[32];	/* "host-only", "proxy", "vm" */
+};
+
+struct msg_ctl_result {
+	uint32_t	 ok;
+	uint32_t	 pad;
+	char		 text[512];
+};
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * sandbox: the one call every child makes before it reads an untrusted
+ * byte.  Steps, in order:
+ *  1. root: setgroups/setgid/setuid to an unprivileged id (SANDBOX_UID);
+ *  2. unshare a user namespace (mapping inside 0 -> our uid) where the
+ *     kernel allows it; otherwise log why and go on;
+ *  3. optional empty network namespace, private mount namespace;
+ *  4. pivot_root into an empty read-only tmpfs, old root detached;
+ *  5. all capabilities dropped (effective, permitted, inheritable,
+ *     bounding, ambient), SECBIT_NOROOT locked;
+ *  6. PR_SET_NO_NEW_PRIVS, not dumpable, rlimits (nofile, core 0, ...);
+ *  7. seccomp allowlist, default action: kill the process.
+ * Any failure of a step that the spec asks for is fatal.
+ */
+#ifndef CAPSEM_SANDBOX_H
+#define CAPSEM_SANDBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SANDBOX_UID	65534	/* nobody, when started as root */
+#define SANDBOX_GID	65534
+
+/* One allowlist row; generated from <proc>/<proc>.seccomp by seccomp_gen.py */
+struct seccomp_rule {
+	const char	*syscall;
+	int		 arg;		/* -1: any arguments; else argument index */
+	uint64_t	 value;		/* allowed only when arg == value */
+};
+
+struct sandbox_spec {
+	const char	*name;
+	bool		 new_netns;	/* empty network namespace */
+	uint64_t	 nofile;	/* RLIMIT_NOFILE */
+	uint64_t	 nproc_zero;	/* unused, reserved */
+	const struct seccomp_rule *rules;
+	size_t		 nrules;
+};
+
+struct sandbox_report {
+	uint8_t		 userns;	/* 1 if in a new user namespace */
+	uint8_t		 netns;		/* 1 if in a new network namespace */
+	uint8_t		 rootfs;	/* 1 if pivoted into an empty root */
+	uint8_t		 caps;		/* 1 if all capabilities were dropped */
+	uint8_t		 nnp;		/* 1 if no_new_privs is set */
+	uint8_t		 seccomp;	/* 1 if the filter is loaded */
+	uint8_t		 pad[2];
+	uint32_t	 uid;		/* our uid as the host sees it */
+	char		 note[96];	/* why a step was skipped, or "" */
+};
+
+void	sandbox_enter(const struct sandbox_spec *, struct sandbox_report *);
+
+/* "userns netns rootfs caps nnp seccomp uid=N" for status output */
+void	sandbox_report_string(const struct sandbox_report *, char *buf, size_t len);
+
+#endif
