@@ -120,24 +120,28 @@ imsgbuf_pending(const struct imsgbuf *ibuf)
 	return ibuf->wq_head != NULL;
 }
 
-/* Send (part of) the head message; 1 if progress, 0 if it would block. */
+/*
+ * Send queued messages, several per sendmsg (one skb each would fill the
+ * socket buffer with overhead).  A message carrying an fd starts a batch,
+ * so its fd goes with its first byte.  1 if progress, 0 if it would block.
+ */
+#define IMSG_WRITE_IOV	64
+
 static int
-imsgbuf_write_one(struct imsgbuf *ibuf)
+imsgbuf_write_batch(struct imsgbuf *ibuf)
 {
 	struct imsg_wmsg *m = ibuf->wq_head;
 	struct msghdr	 msg;
-	struct iovec	 iov;
+	struct iovec	 iov[IMSG_WRITE_IOV];
 	union {
 		struct cmsghdr	 hdr;
 		char		 buf[CMSG_SPACE(sizeof(int))];
 	} cmsgbuf;
+	size_t		 niov = 0, left;
 	ssize_t		 n;
+	int		 sent_fd = -1;
 
 	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = m->data + m->off;
-	iov.iov_len = m->len - m->off;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
 	if (m->off == 0 && m->fd != -1) {
 		struct cmsghdr *cmsg;
 
@@ -149,7 +153,17 @@ imsgbuf_write_one(struct imsgbuf *ibuf)
 		cmsg->cmsg_level = SOL_SOCKET;
 		cmsg->cmsg_type = SCM_RIGHTS;
 		memcpy(CMSG_DATA(cmsg), &m->fd, sizeof(int));
+		sent_fd = m->fd;
 	}
+	for (; m != NULL && niov < IMSG_WRITE_IOV; m = m->next) {
+		if (niov > 0 && m->fd != -1)
+			break;		/* its fd starts the next batch */
+		iov[niov].iov_base = m->data + m->off;
+		iov[niov].iov_len = m->len - m->off;
+		niov++;
+	}
+	msg.msg_iov = iov;
+	msg.msg_iovlen = niov;
 again:
 	n = sendmsg(ibuf->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n == -1) {
@@ -159,12 +173,18 @@ again:
 			return 0;
 		return -1;
 	}
-	if (m->off == 0 && m->fd != -1) {
-		close(m->fd);
-		m->fd = -1;
+	if (sent_fd != -1) {
+		close(sent_fd);
+		ibuf->wq_head->fd = -1;
 	}
-	m->off += (size_t)n;
-	if (m->off == m->len) {
+	left = (size_t)n;
+	while (left > 0) {
+		m = ibuf->wq_head;
+		if (left < m->len - m->off) {
+			m->off += left;
+			break;
+		}
+		left -= m->len - m->off;
 		ibuf->wq_head = m->next;
 		if (ibuf->wq_head == NULL)
 			ibuf->wq_tail = NULL;
@@ -180,7 +200,7 @@ imsgbuf_write(struct imsgbuf *ibuf)
 	int	 r;
 
 	while (ibuf->wq_head != NULL) {
-		if ((r = imsgbuf_write_one(ibuf)) == -1)
+		if ((r = imsgbuf_write_batch(ibuf)) == -1)
 			return -1;
 		if (r == 0)
 			break;
