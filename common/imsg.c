@@ -358,31 +358,43 @@ imsg_free(struct imsg *imsg)
 	}
 }
 
-void
-imsg_dispatch(const struct imsg_handler *table, size_t ntable,
-    const char *peername, void *ctx, struct imsg *imsg)
+const char *
+imsg_check(const struct imsg_handler *table, size_t ntable,
+    const struct imsg *imsg, const struct imsg_handler **found)
 {
 	size_t	 i;
 
+	*found = NULL;
 	for (i = 0; i < ntable; i++) {
 		const struct imsg_handler *h = &table[i];
 
 		if (h->type != imsg->hdr.type)
 			continue;
 		if (imsg->len < h->minlen || imsg->len > h->maxlen)
-			fatalx("bad length %zu of message type %u from %s",
-			    imsg->len, imsg->hdr.type, peername);
+			return "bad length";
 		if (h->fd == IMSG_FD_REQUIRED && imsg->fd == -1)
-			fatalx("message type %u from %s without its fd",
-			    imsg->hdr.type, peername);
+			return "missing fd";
 		if (h->fd == IMSG_FD_NONE && imsg->fd != -1)
-			fatalx("unexpected fd with message type %u from %s",
-			    imsg->hdr.type, peername);
-		h->fn(ctx, imsg);
-		imsg_free(imsg);
-		return;
+			return "unexpected fd";
+		*found = h;
+		return NULL;
 	}
-	fatalx("unknown message type %u from %s", imsg->hdr.type, peername);
+	return "unknown type";
+}
+
+void
+imsg_dispatch(const struct imsg_handler *table, size_t ntable,
+    const char *peername, void *ctx, struct imsg *imsg)
+{
+	const struct imsg_handler *h;
+	const char *err;
+
+	if ((err = imsg_check(table, ntable, imsg, &h)) != NULL)
+		fatalx("%s: message type %u, %zu bytes%s from %s", err,
+		    imsg->hdr.type, imsg->len, imsg->fd != -1 ? " + fd" : "",
+		    peername);
+	h->fn(ctx, imsg);
+	imsg_free(imsg);
 }
 
 bool

@@ -113,6 +113,9 @@ struct imsg_handler {
 
 void	imsg_dispatch(const struct imsg_handler *table, size_t ntable,
 	    const char *peername, void *ctx, struct imsg *);
+/* The dispatcher's checks alone: NULL and *found if fine, else why not. */
+const char *imsg_check(const struct imsg_handler *table, size_t ntable,
+	    const struct imsg *, const struct imsg_handler **found);
 
 /*
  * Validation helpers for payloads: a fixed char array must hold a

@@ -59,6 +59,10 @@ log_procname(void)
 
 static void
 vlog(int pri, const char *fmt, va_list ap, int with_errno, int saved_errno)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+vlog(int pri, const char *fmt, va_list ap, int with_errno, int saved_errno)
 {
 	char	 msg[1024];
 	int	 n;
@@ -107,7 +111,7 @@ LOGFN(log_warnx, LOG_WARNING, 0, 1)
 LOGFN(log_info, LOG_INFO, 0, log_state.verbose >= 0)
 LOGFN(log_debug, LOG_DEBUG, 0, log_state.verbose >= 1)
 
-static void __attribute__((noreturn))
+static void __attribute__((noreturn, format(printf, 1, 0)))
 vfatal(const char *fmt, va_list ap, int with_errno, int saved_errno)
 {
 	char	 msg[1024];
