@@ -6,5 +6,9 @@
 int	usage_of(const char *name);
 
 /* Commands implemented in other files (cmd_*.c), added to the table. */
-#define CAPSEMCTL_EXTRA_COMMANDS
+int	cmd_ca(int, char *[]);
+
+#define CAPSEMCTL_EXTRA_COMMANDS					\
+	{ "ca", cmd_ca, "ca init [--force] | show | export | mint host",	\
+	    "the per-install CA" },
 #endif

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd_ca.h"
 #include "log.h"
 #include "msg.h"
 #include "proc.h"
@@ -75,6 +76,8 @@ struct session {
 	uint32_t	 next_serial;
 	time_t		 started;
 	bool		 all_ready;
+	int		 setup_pending;	/* answers to setup messages still due */
+	bool		 announced;
 	bool		 stopping;
 	int		 exit_code;
 	char		 reason[256];
@@ -174,6 +177,43 @@ children_alive(const struct session *s)
 
 /* Parent <-> child dispatch */
 
+/* Announce the session once every child is READY and set up. */
+static void
+session_check_ready(struct session *s)
+{
+	if (s->announced || !s->all_ready || s->setup_pending > 0 ||
+	    s->stopping)
+		return;
+	s->announced = true;
+	timer_cancel(s->loop, s->ready_timer);
+	s->ready_timer = 0;
+	if (s->opts.on_ready != NULL)
+		s->opts.on_ready(s->id, s->opts.on_ready_arg);
+	else {
+		printf("%s\n", s->id);
+		fflush(stdout);
+	}
+	log_info("session %s: %zu processes ready", s->id, s->nchildren + 1);
+}
+
+static void
+parent_on_ca_loaded(void *ctx, struct imsg *imsg)
+{
+	struct session_child *c = ctx;
+	char	 err[512];
+
+	if (imsg->len > 0) {
+		if (!imsg_bytes_are_text(imsg->data, imsg->len))
+			fatalx("CA_LOADED from %s: bad text", c->label);
+		snprintf(err, sizeof(err), "%.*s", (int)imsg->len,
+		    (const char *)imsg->data);
+		session_stop(c->s, 1, "certd could not load the CA: %s", err);
+		return;
+	}
+	c->s->setup_pending--;
+	session_check_ready(c->s);
+}
+
 static void
 parent_on_ready(void *ctx, struct imsg *imsg)
 {
@@ -197,15 +237,7 @@ parent_on_ready(void *ctx, struct imsg *imsg)
 		if (!s->children[i].ready)
 			return;
 	s->all_ready = true;
-	timer_cancel(s->loop, s->ready_timer);
-	s->ready_timer = 0;
-	if (s->opts.on_ready != NULL)
-		s->opts.on_ready(s->id, s->opts.on_ready_arg);
-	else {
-		printf("%s\n", s->id);
-		fflush(stdout);
-	}
-	log_info("session %s: %zu processes ready", s->id, s->nchildren + 1);
+	session_check_ready(s);
 }
 
 static void ctl_on_child_status(struct session *, struct session_child *,
@@ -219,12 +251,27 @@ parent_on_status(void *ctx, struct imsg *imsg)
 	ctl_on_child_status(c->s, c, imsg);
 }
 
-static const struct imsg_handler parent_child_handlers[] = {
-	{ MSG_READY, sizeof(struct msg_ready), sizeof(struct msg_ready),
-	    IMSG_FD_NONE, parent_on_ready },
-	{ MSG_STATUS_RESPONSE, sizeof(struct msg_status),
-	    sizeof(struct msg_status), IMSG_FD_NONE, parent_on_status },
+#define PARENT_COMMON_HANDLERS						\
+	{ MSG_READY, sizeof(struct msg_ready), sizeof(struct msg_ready),	\
+	    IMSG_FD_NONE, parent_on_ready },					\
+	{ MSG_STATUS_RESPONSE, sizeof(struct msg_status),			\
+	    sizeof(struct msg_status), IMSG_FD_NONE, parent_on_status }
+
+/* One table per kind of child: what each may say to the parent. */
+static const struct imsg_handler parent_certd_handlers[] = {
+	PARENT_COMMON_HANDLERS,
+	{ MSG_CA_LOADED, 0, 512, IMSG_FD_NONE, parent_on_ca_loaded },
 };
+static const struct imsg_handler parent_policyd_handlers[] = {
+	PARENT_COMMON_HANDLERS,
+};
+static const struct imsg_handler parent_netproxy_handlers[] = {
+	PARENT_COMMON_HANDLERS,
+};
+static const struct imsg_handler parent_vmm_handlers[] = {
+	PARENT_COMMON_HANDLERS,
+};
+#define TABLE(t) t, sizeof(t) / sizeof(t[0])
 
 static void
 child_channel_closed(struct imsgev *iev, void *ctx)
@@ -278,9 +325,24 @@ spawn_child(struct session *s, enum proc_id id, int instance)
 		fatal("spawn %s/%s", proc_libexec_dir(), proc_name(id));
 	c->alive = true;
 	s->nchildren++;
-	imsgev_init(&c->iev, s->loop, fd, IMSG_MAXLEN_DEFAULT + MSG_CONFIG_MAX,
-	    c->label, parent_child_handlers,
-	    sizeof(parent_child_handlers) / sizeof(parent_child_handlers[0]), c);
+	switch (id) {
+	case PROC_CERTD:
+		imsgev_init(&c->iev, s->loop, fd, IMSG_MAXLEN_DEFAULT +
+		    MSG_CONFIG_MAX, c->label, TABLE(parent_certd_handlers), c);
+		break;
+	case PROC_POLICYD:
+		imsgev_init(&c->iev, s->loop, fd, IMSG_MAXLEN_DEFAULT +
+		    MSG_CONFIG_MAX, c->label, TABLE(parent_policyd_handlers), c);
+		break;
+	case PROC_NETPROXY:
+		imsgev_init(&c->iev, s->loop, fd, IMSG_MAXLEN_DEFAULT +
+		    MSG_CONFIG_MAX, c->label, TABLE(parent_netproxy_handlers), c);
+		break;
+	default:
+		imsgev_init(&c->iev, s->loop, fd, IMSG_MAXLEN_DEFAULT +
+		    MSG_CONFIG_MAX, c->label, TABLE(parent_vmm_handlers), c);
+		break;
+	}
 	c->iev.on_close = child_channel_closed;
 	c->chan_open = true;
 	log_debug("spawned %s pid %d", c->label, (int)c->pid);
@@ -662,6 +724,40 @@ ctl_listen(struct session *s)
 		fatal("event_add");
 }
 
+/*
+ * The CA: certificate bytes, then the key as an fd that certd reads once
+ * and closes.  The parent never reads the key.
+ */
+static void
+send_ca(struct session *s, struct session_child *certd)
+{
+	char	 pem[PATH_MAX], key[PATH_MAX];
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*f;
+	int	 corp, keyfd;
+
+	if (ca_paths(pem, sizeof(pem), key, sizeof(key), &corp) == -1)
+		fatalx("cannot locate the CA");
+	if ((f = fopen(pem, "re")) == NULL)
+		fatal("%s", pem);
+	buf = malloc(MSG_CONFIG_MAX);
+	if (buf == NULL)
+		fatal("malloc");
+	len = fread(buf, 1, MSG_CONFIG_MAX, f);
+	if (ferror(f) || len == 0 || len == MSG_CONFIG_MAX)
+		fatalx("%s: unreadable, empty or too large", pem);
+	fclose(f);
+	if ((keyfd = open(key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		fatal("%s", key);
+	if (send_child(certd, MSG_CA_CERT, 0, -1, buf, len) == -1 ||
+	    send_child(certd, MSG_CA_KEY, 0, keyfd, NULL, 0) == -1)
+		fatal("send the CA to certd");
+	free(buf);
+	s->setup_pending++;
+	log_debug("CA %s%s passed to certd", pem, corp ? " (company)" : "");
+}
+
 static void
 make_session_id(struct session *s)
 {
@@ -746,6 +842,9 @@ session_run(const struct session_opts *opts)
 	s->ctl_fd = s->sig_fd = s->log_pipe = -1;
 	s->started = time(NULL);
 	log_procinit("capsem");
+	/* First use: make the per-install CA, as `ca init` would. */
+	if (ca_ensure() == -1)
+		return 1;
 	make_session_id(s);
 	if ((s->loop = event_loop_new()) == NULL)
 		fatal("event_loop_new");
@@ -782,6 +881,7 @@ session_run(const struct session_opts *opts)
 		    sizeof(hello)) == -1)
 			fatal("HELLO to %s", s->children[k].label);
 	}
+	send_ca(s, certd);
 	for (i = 0; i < nproxies; i++) {
 		connect_children(proxies[i], certd);
 		connect_children(proxies[i], policyd);
@@ -789,8 +889,6 @@ session_run(const struct session_opts *opts)
 	connect_children(vmm, proxies[0]);
 
 	ctl_listen(s);
-	if (opts->detach && s->opts.on_ready == NULL)
-		s->opts.on_ready = NULL;
 	s->ready_timer = timer_add(s->loop, SESSION_READY_MS, ready_expired, s);
 
 	if (event_loop_run(s->loop) == -1)

@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""A real host-only session: five processes, each child in its sandbox,
+supervision that ends the whole session when any child dies.
+
+usage: test_session.py CAPSEMCTL CERTD POLICYD NETPROXY VMM
+Runs as root (as CI does): it looks into other processes' namespaces.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+CAPSEMCTL = None
+CHILDREN = {}          # proc name -> built binary
+
+
+def proc_status(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_gone(pids, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not any(alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class Session:
+    """capsemctl start --host-only in its own CAPSEM_HOME and runtime dir."""
+
+    def __init__(self, tmp, extra_env=None):
+        self.tmp = tmp
+        libexec = os.path.join(tmp, "libexec")
+        os.makedirs(libexec, exist_ok=True)
+        for name, path in CHILDREN.items():
+            link = os.path.join(libexec, name)
+            if not os.path.lexists(link):
+                os.symlink(os.path.abspath(path), link)
+        self.env = dict(os.environ)
+        self.env.update({
+            "CAPSEM_LIBEXEC_DIR": libexec,
+            "CAPSEM_HOME": os.path.join(tmp, "home"),
+            "XDG_RUNTIME_DIR": os.path.join(tmp, "run"),
+        })
+        os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o700, exist_ok=True)
+        if extra_env:
+            self.env.update(extra_env)
+        self.p = subprocess.Popen([CAPSEMCTL, "start", "--host-only"],
+                                  env=self.env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self.id = self.p.stdout.readline().strip()
+        if not self.id:
+            err = self.p.stderr.read()
+            raise AssertionError(f"session did not start: {err}")
+        self.children = self.wait_children()
+
+    def ctl(self, *args, check=True):
+        r = subprocess.run([CAPSEMCTL, *args], env=self.env,
+                           capture_output=True, text=True, timeout=30)
+        if check and r.returncode != 0:
+            raise AssertionError(f"capsemctl {args}: {r.returncode} {r.stderr}")
+        return r
+
+    def wait_children(self):
+        """{name: pid} of the parent's children, from capsemctl status."""
+        r = self.ctl("status", "--json", self.id)
+        st = json.loads(r.stdout)
+        kids = {}
+        for p in st["processes"]:
+            if p["process"] != "capsemctl":
+                kids[p["process"] + ("" if p["instance"] == 0 else str(p["instance"]))] = p["pid"]
+        return kids
+
+    def finish(self, timeout=15):
+        try:
+            out, err = self.p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            out, err = self.p.communicate()
+            raise AssertionError("session did not end")
+        return self.p.returncode, err
+
+    def socket_path(self):
+        return os.path.join(self.env["XDG_RUNTIME_DIR"], "capsem",
+                            self.id + ".sock")
+
+    def kill_all(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        self.p.stdout.close()
+        self.p.stderr.close()
+        for pid in self.children.values():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+class SessionTest(unittest.TestCase):
+    def setUp(self):
+        self.tmpdir = tempfile.TemporaryDirectory(prefix="capsem-session-")
+        self.sessions = []
+
+    def tearDown(self):
+        for s in self.sessions:
+            s.kill_all()
+        self.tmpdir.cleanup()
+
+    def start(self):
+        s = Session(self.tmpdir.name)
+        self.sessions.append(s)
+        return s
+
+    def test_five_processes_each_sandboxed(self):
+        s = self.start()
+        self.assertEqual(sorted(s.children),
+                         ["capsem-certd", "capsem-netproxy", "capsem-policyd",
+                          "capsem-vmm"])
+        for name, pid in s.children.items():
+            with self.subTest(child=name):
+                st = proc_status(pid)
+                self.assertEqual(int(st["PPid"]), s.p.pid, "child of the parent")
+                self.assertEqual(st["CapEff"], "0000000000000000")
+                self.assertEqual(st["CapPrm"], "0000000000000000")
+                self.assertEqual(st["CapBnd"], "0000000000000000")
+                self.assertEqual(st["NoNewPrivs"], "1")
+                self.assertEqual(st["Seccomp"], "2")
+                uids = st["Uid"].split()
+                self.assertNotIn("0", uids, f"{name} runs with uid 0: {uids}")
+                # Its root is an empty directory: no /etc/passwd to open.
+                self.assertEqual(os.listdir(f"/proc/{pid}/root"), [])
+                self.assertFalse(os.path.exists(f"/proc/{pid}/root/etc/passwd"))
+                # Nothing open but stdio, channels and the event loop.
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    self.assertTrue(
+                        target.startswith(("socket:", "anon_inode:", "pipe:",
+                                           "/dev/null", "/dev/pts", "/dev/tty"))
+                        or int(fd) <= 2,
+                        f"{name} has fd {fd} -> {target}")
+
+    def test_network_namespaces(self):
+        s = self.start()
+        host_ns = os.readlink("/proc/self/ns/net")
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        try:
+            for name, pid in s.children.items():
+                with self.subTest(child=name):
+                    ns = os.readlink(f"/proc/{pid}/ns/net")
+                    if name == "capsem-netproxy":
+                        self.assertEqual(ns, host_ns)
+                        continue
+                    self.assertNotEqual(ns, host_ns)
+                    links = subprocess.run(
+                        ["nsenter", "-t", str(pid), "-n", "ip", "-o", "link"],
+                        capture_output=True, text=True, check=True).stdout
+                    names = [l.split(":")[1].strip() for l in links.splitlines()]
+                    self.assertEqual(names, ["lo"])
+                    probe = subprocess.run(
+                        ["nsenter", "-t", str(pid), "-n", sys.executable, "-c",
+                         "import socket,sys\n"
+                         "s=socket.socket()\ns.settimeout(3)\n"
+                         f"sys.exit(0 if s.connect_ex(('127.0.0.1',{port})) else 1)"],
+                        capture_output=True, text=True)
+                    self.assertEqual(probe.returncode, 0,
+                                     f"{name}'s namespace reached the host listener")
+        finally:
+            listener.close()
+
+    def test_list_status_stop(self):
+        s = self.start()
+        self.assertIn(s.id, s.ctl("list").stdout.split())
+        self.assertEqual(json.loads(s.ctl("list", "--json").stdout).count(s.id), 1)
+        text = s.ctl("status", s.id).stdout
+        for name in s.children:
+            self.assertIn(name, text)
+        self.assertIn("seccomp=kill", text)
+        mode = os.stat(s.socket_path()).st_mode & 0o777
+        self.assertEqual(mode, 0o600)
+        pids = list(s.children.values()) + [s.p.pid]
+        r = s.ctl("stop", s.id)
+        self.assertIn("stopping", r.stdout)
+        code, err = s.finish()
+        self.assertEqual(code, 0, err)
+        self.assertTrue(wait_gone(pids), "processes of the session remain")
+        self.assertFalse(os.path.exists(s.socket_path()))
+        self.assertNotIn(s.id, s.ctl("list").stdout.split())
+        r = s.ctl("status", s.id, check=False)
+        self.assertEqual(r.returncode, 1)
+
+    def test_sigterm_ends_cleanly(self):
+        s = self.start()
+        pids = list(s.children.values())
+        s.p.send_signal(signal.SIGTERM)
+        code, err = s.finish()
+        self.assertEqual(code, 0, err)
+        self.assertTrue(wait_gone(pids))
+        self.assertFalse(os.path.exists(s.socket_path()))
+
+    def test_other_user_refused(self):
+        s = self.start()
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", CAPSEMCTL, "status", s.id],
+                           env=s.env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertNotIn("capsem-certd", r.stdout)
+
+    def test_kill_each_child_ends_session(self):
+        for victim in ["capsem-certd", "capsem-policyd", "capsem-netproxy",
+                       "capsem-vmm"]:
+            with self.subTest(child=victim):
+                s = self.start()
+                pids = list(s.children.values()) + [s.p.pid]
+                os.kill(s.children[victim], signal.SIGKILL)
+                code, err = s.finish()
+                self.assertNotEqual(code, 0)
+                self.assertRegex(
+                    err, rf"{victim}(\[0\])? \(pid {s.children[victim]}\) "
+                         r"killed by signal 9")
+                self.assertTrue(wait_gone(pids), "processes remain")
+                self.assertFalse(os.path.exists(s.socket_path()))
+
+    def test_parent_killed_takes_children(self):
+        s = self.start()
+        pids = list(s.children.values())
+        s.p.kill()
+        s.p.wait()
+        self.assertTrue(wait_gone(pids), "children outlived the parent")
+
+    def test_start_usage_errors(self):
+        r = subprocess.run([CAPSEMCTL, "start", "--bogus"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("usage: capsemctl start", r.stderr)
+        r = subprocess.run([CAPSEMCTL, "frobnicate"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 2)
+        r = subprocess.run([CAPSEMCTL, "version"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^capsemctl \d+\.\d+")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 6:
+        sys.exit(__doc__)
+    CAPSEMCTL = os.path.abspath(sys.argv[1])
+    for name, path in zip(["capsem-certd", "capsem-policyd", "capsem-netproxy",
+                           "capsem-vmm"], sys.argv[2:]):
+        CHILDREN[name] = path
+    if os.geteuid() != 0:
+        sys.exit("test_session.py: must run as root (it enters other "
+                 "processes' namespaces)")
+    unittest.main(argv=[sys.argv[0], "-v"])
