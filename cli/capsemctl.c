@@ -27,6 +27,7 @@ static int	cmd_status(int, char *[]);
 static int	cmd_stop(int, char *[]);
 static int	cmd_reload(int, char *[]);
 static int	cmd_help(int, char *[]);
+static int	cmd_proxy(int, char *[]);
 
 static const struct command {
 	const char	*name;
@@ -36,6 +37,9 @@ static const struct command {
 } commands[] = {
 	{ "start", cmd_start, "start [-d] [--host-only] [-n name] [agent]",
 	    "start a session (host side only until the VM lands)" },
+	{ "proxy", cmd_proxy,
+	    "proxy -l ADDR:PORT [--http ADDR:PORT] [--dns ADDR:PORT]",
+	    "the host side without a VM, for host programs and tests" },
 	{ "list", cmd_list, "list [--json]", "list running sessions" },
 	{ "status", cmd_status, "status [--json] id",
 	    "show a session's processes and their sandboxes" },
@@ -150,6 +154,69 @@ cmd_start(int argc, char *argv[])
 		fprintf(stderr, "capsem: the micro-VM is not part of this build "
 		    "yet: running the host side only (policyd, certd, netproxy, "
 		    "an idle vmm); %s is not started\n", opts.agent);
+	return session_run(&opts);
+}
+
+static int
+add_listen(struct session_opts *opts, const char *addr, uint32_t tag)
+{
+	if (opts->nlisten >= SESSION_MAX_LISTENERS ||
+	    strlen(addr) >= sizeof(opts->listen[0].addr)) {
+		fprintf(stderr, "capsemctl: proxy: too many or too long "
+		    "listen addresses\n");
+		return -1;
+	}
+	strlcpy(opts->listen[opts->nlisten].addr, addr,
+	    sizeof(opts->listen[0].addr));
+	opts->listen[opts->nlisten].port_tag = tag;
+	opts->nlisten++;
+	return 0;
+}
+
+static int
+cmd_proxy(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "dns", required_argument, NULL, 'D' },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct session_opts opts;
+	int	 ch, have_tls = 0;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.mode = SESSION_PROXY;
+	opts.verbose = log_getverbose();
+	while ((ch = getopt_long(argc, argv, "+l:da:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			if (add_listen(&opts, optarg, STREAM_HTTPS) == -1)
+				return 2;
+			have_tls = 1;
+			break;
+		case 'H':
+			if (add_listen(&opts, optarg, STREAM_HTTP) == -1)
+				return 2;
+			break;
+		case 'D':
+			if (add_listen(&opts, optarg, STREAM_DNS) == -1)
+				return 2;
+			break;
+		case 'd':
+			opts.detach = true;
+			break;
+		case 'a':
+			opts.agent = optarg;
+			break;
+		default:
+			return usage_of("proxy");
+		}
+	}
+	if (optind != argc || !have_tls)
+		return usage_of("proxy");
 	return session_run(&opts);
 }
 

@@ -373,6 +373,7 @@ ca_show(void)
 		return 1;
 	if (mbedtls_x509_dn_gets(subject, sizeof(subject), &crt.subject) < 0)
 		snprintf(subject, sizeof(subject), "?");
+	ca_unescape_dn(subject);
 	mbedtls_sha256_ret(crt.raw.p, crt.raw.len, digest, 0);
 	printf("%-12s%s (%s)\n", "source:", corp ? "company" : "user", path);
 	printf("%-12s%s\n", "subject:", subject);

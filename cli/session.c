@@ -13,6 +13,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -27,9 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capsem_config.h"
 #include "cmd_ca.h"
+#include "config.h"
 #include "log.h"
 #include "msg.h"
+#include "policy.h"
 #include "proc.h"
 #include "session.h"
 
@@ -77,6 +83,19 @@ struct session {
 	time_t		 started;
 	bool		 all_ready;
 	int		 setup_pending;	/* answers to setup messages still due */
+	bool		 policy_loaded;	/* the first policy was accepted */
+	bool		 reload_busy;
+	int		 reload_client;	/* index in clients[], or -1 */
+	struct session_child *policyd;
+	struct session_child *proxies[SESSION_MAX_CHILDREN];
+	int		 nproxies;
+	int		 next_proxy;	/* round robin */
+	struct listener {
+		struct session	*s;
+		int		 fd;
+		uint32_t	 port_tag;
+	}		 listeners[SESSION_MAX_LISTENERS];
+	int		 nlisteners;
 	bool		 announced;
 	bool		 stopping;
 	int		 exit_code;
@@ -87,6 +106,8 @@ struct session {
 
 static void	session_stop(struct session *, int code, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
+static void	session_reload(struct session *, int client);
+static int	send_policy(struct session *, char *err, size_t errlen);
 
 int
 capsem_home(char *buf, size_t len)
@@ -196,6 +217,37 @@ session_check_ready(struct session *s)
 	log_info("session %s: %zu processes ready", s->id, s->nchildren + 1);
 }
 
+static void ctl_reload_done(struct session *, bool ok, const char *text);
+
+static void
+parent_on_policy_result(void *ctx, struct imsg *imsg)
+{
+	struct session_child *c = ctx;
+	struct session	*s = c->s;
+	struct msg_policy_result res;
+
+	memcpy(&res, imsg->data, sizeof(res));
+	if (!imsg_str_ok(res.error, sizeof(res.error)))
+		fatalx("POLICY_RESULT from %s: bad text", c->label);
+	if (!s->policy_loaded) {
+		if (!res.ok) {
+			/* A config error: exit 2, the message says file:line. */
+			session_stop(s, 2, "%s", res.error);
+			return;
+		}
+		s->policy_loaded = true;
+		s->setup_pending--;
+		session_check_ready(s);
+		return;
+	}
+	if (res.ok)
+		log_info("policy reloaded");
+	else
+		log_warnx("policy not reloaded, the old one stays: %s",
+		    res.error);
+	ctl_reload_done(s, res.ok, res.ok ? "policy reloaded" : res.error);
+}
+
 static void
 parent_on_ca_loaded(void *ctx, struct imsg *imsg)
 {
@@ -264,6 +316,9 @@ static const struct imsg_handler parent_certd_handlers[] = {
 };
 static const struct imsg_handler parent_policyd_handlers[] = {
 	PARENT_COMMON_HANDLERS,
+	{ MSG_POLICY_RESULT, sizeof(struct msg_policy_result),
+	    sizeof(struct msg_policy_result), IMSG_FD_NONE,
+	    parent_on_policy_result },
 };
 static const struct imsg_handler parent_netproxy_handlers[] = {
 	PARENT_COMMON_HANDLERS,
@@ -494,7 +549,7 @@ on_signal(int fd, uint32_t events, void *arg)
 			    strsignal((int)si.ssi_signo));
 			break;
 		case SIGHUP:
-			log_info("SIGHUP: policy reload is handled by policyd");
+			session_reload(s, -1);
 			break;
 		default:
 			break;
@@ -510,9 +565,13 @@ on_log_pipe(int fd, uint32_t events, void *arg)
 	ssize_t	 n;
 
 	(void)events;
-	(void)arg;
-	if ((n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+	if ((n = read(fd, buf, sizeof(buf) - 1)) <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			event_del(((struct session *)arg)->loop, fd);
+			close(fd);
+		}
 		return;
+	}
 	buf[n] = '\0';
 	for (char *line = strtok(buf, "\n"); line != NULL;
 	    line = strtok(NULL, "\n"))
@@ -636,17 +695,57 @@ ctl_stop(void *ctx, struct imsg *imsg)
 }
 
 static void
+session_reload(struct session *s, int client)
+{
+	char	 err[512];
+
+	if (s->reload_busy || !s->policy_loaded) {
+		if (client >= 0) {
+			s->reload_client = client;
+			ctl_reload_done(s, false, s->reload_busy ?
+			    "a reload is already running" :
+			    "the session is still starting");
+		}
+		return;
+	}
+	if (send_policy(s, err, sizeof(err)) == -1) {
+		log_warnx("policy not reloaded, the old one stays: %s", err);
+		if (client >= 0) {
+			s->reload_client = client;
+			ctl_reload_done(s, false, err);
+		}
+		return;
+	}
+	s->reload_busy = true;
+	s->reload_client = client;
+}
+
+static void
+ctl_reload_done(struct session *s, bool ok, const char *text)
+{
+	struct msg_ctl_result res;
+	struct ctl_client *cl;
+
+	s->reload_busy = false;
+	if (s->reload_client < 0)
+		return;
+	cl = &s->clients[s->reload_client];
+	s->reload_client = -1;
+	if (!cl->used)
+		return;
+	memset(&res, 0, sizeof(res));
+	res.ok = ok;
+	snprintf(res.text, sizeof(res.text), "%s", text);
+	ctl_send(cl, MSG_CTL_RESULT, &res, sizeof(res));
+}
+
+static void
 ctl_reload(void *ctx, struct imsg *imsg)
 {
 	struct ctl_client *cl = ctx;
-	struct msg_ctl_result res;
 
 	(void)imsg;
-	memset(&res, 0, sizeof(res));
-	res.ok = 0;
-	snprintf(res.text, sizeof(res.text), "reload: no policy loaded in "
-	    "this session");
-	ctl_send(cl, MSG_CTL_RESULT, &res, sizeof(res));
+	session_reload(cl->s, (int)(cl - cl->s->clients));
 }
 
 static const struct imsg_handler ctl_handlers[] = {
@@ -724,6 +823,148 @@ ctl_listen(struct session *s)
 		fatal("event_add");
 }
 
+static const char *
+agent_api_host(const char *agent)
+{
+	if (agent == NULL || strcmp(agent, "claude") == 0)
+		return "api.anthropic.com";
+	if (strcmp(agent, "gemini") == 0)
+		return "generativelanguage.googleapis.com";
+	if (strcmp(agent, "codex") == 0)
+		return "api.openai.com";
+	return NULL;
+}
+
+/* Read a config file whole; *present = false if it does not exist. */
+static char *
+read_config(const char *path, size_t *len, bool *present, char *err,
+    size_t errlen)
+{
+	char	*buf;
+	FILE	*f;
+
+	*present = false;
+	*len = 0;
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT)
+			return NULL;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(MSG_CONFIG_MAX + 1)) == NULL)
+		fatal("malloc");
+	*len = fread(buf, 1, MSG_CONFIG_MAX + 1, f);
+	if (ferror(f) || *len > MSG_CONFIG_MAX) {
+		snprintf(err, errlen, "%s: %s", path, ferror(f) ?
+		    "read error" : "larger than 4 MiB");
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	*present = true;
+	return buf;
+}
+
+static void
+config_paths(char *user, size_t ulen, char *corp, size_t clen)
+{
+	char		 home[PATH_MAX];
+	const char	*env = getenv("CAPSEM_CORP_CONFIG");
+
+	if (capsem_home(home, sizeof(home)) == -1)
+		fatalx("cannot find the capsem home directory");
+	if ((size_t)snprintf(user, ulen, "%s/user.toml", home) >= ulen ||
+	    (size_t)snprintf(corp, clen, "%s", env != NULL && env[0] != '\0' ?
+	    env : CAPSEM_SYSCONFDIR "/corp.toml") >= clen)
+		fatalx("config path too long");
+}
+
+/*
+ * Both policy files, as bytes, then COMMIT: policyd parses them in its
+ * sandbox and answers POLICY_RESULT.  No user file: a built-in default
+ * that denies everything but the agent's API host.
+ */
+static int
+send_policy(struct session *s, char *err, size_t errlen)
+{
+	struct msg_policy_file pf;
+	char	 user[PATH_MAX], corp[PATH_MAX], dflt[256];
+	char	*ubuf, *cbuf;
+	size_t	 ulen, clen;
+	bool	 upresent, cpresent;
+	const char *api;
+
+	err[0] = '\0';
+	config_paths(user, sizeof(user), corp, sizeof(corp));
+	ubuf = read_config(user, &ulen, &upresent, err, errlen);
+	if (err[0] != '\0')
+		return -1;
+	cbuf = read_config(corp, &clen, &cpresent, err, errlen);
+	if (err[0] != '\0') {
+		free(ubuf);
+		return -1;
+	}
+	memset(&pf, 0, sizeof(pf));
+	pf.origin = POLICY_ORIGIN_USER;
+	if (upresent) {
+		pf.present = 1;
+		strlcpy(pf.name, user, sizeof(pf.name));
+	} else {
+		api = agent_api_host(s->opts.agent);
+		snprintf(dflt, sizeof(dflt),
+		    "[network]\ndefault = \"deny\"\nallow = [%s%s%s]\n",
+		    api ? "\"" : "", api ? api : "", api ? "\"" : "");
+		ubuf = strdup(dflt);
+		ulen = strlen(dflt);
+		pf.present = 1;
+		snprintf(pf.name, sizeof(pf.name), "(built-in default for %s)",
+		    s->opts.agent ? s->opts.agent : "claude");
+	}
+	if (!s->policyd->chan_open ||
+	    imsgev_compose2(&s->policyd->iev, MSG_POLICY_FILE, 0, -1, &pf,
+	    sizeof(pf), ubuf, ulen) == -1)
+		fatal("send %s to policyd", pf.name);
+	memset(&pf, 0, sizeof(pf));
+	pf.origin = POLICY_ORIGIN_CORP;
+	pf.present = cpresent;
+	strlcpy(pf.name, corp, sizeof(pf.name));
+	if (imsgev_compose2(&s->policyd->iev, MSG_POLICY_FILE, 0, -1, &pf,
+	    sizeof(pf), cbuf, cpresent ? clen : 0) == -1 ||
+	    imsgev_compose(&s->policyd->iev, MSG_POLICY_COMMIT, 0, -1, NULL,
+	    0) == -1)
+		fatal("send %s to policyd", pf.name);
+	free(ubuf);
+	free(cbuf);
+	return 0;
+}
+
+/* The audit log: $CAPSEM_HOME/sessions/<id>/audit.jsonl, opened here. */
+static void
+send_audit_fd(struct session *s)
+{
+	char	 home[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
+	int	 fd;
+
+	if (capsem_home(home, sizeof(home)) == -1 ||
+	    (size_t)snprintf(dir, sizeof(dir), "%s/sessions", home) >=
+	    sizeof(dir))
+		fatalx("sessions directory path too long");
+	if (mkdir_private(home) == -1 || mkdir_private(dir) == -1)
+		fatal("%s", dir);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/sessions/%s", home, s->id) >=
+	    sizeof(dir) || (size_t)snprintf(path, sizeof(path),
+	    "%s/audit.jsonl", dir) >= sizeof(path))
+		fatalx("session directory path too long");
+	if (mkdir_private(dir) == -1)
+		fatal("%s", dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1)
+		fatal("%s", path);
+	if (send_child(s->policyd, MSG_AUDIT_FD, 0, fd, NULL, 0) == -1)
+		fatal("send the audit log to policyd");
+}
+
 /*
  * The CA: certificate bytes, then the key as an fd that certd reads once
  * and closes.  The parent never reads the key.
@@ -756,6 +997,252 @@ send_ca(struct session *s, struct session_child *certd)
 	free(buf);
 	s->setup_pending++;
 	log_debug("CA %s%s passed to certd", pem, corp ? " (company)" : "");
+}
+
+/* Build the merged policy here too, for the settings netproxy needs. */
+static struct policy *
+load_policy_locally(struct session *s, char *err, size_t errlen)
+{
+	char	 user[PATH_MAX], corp[PATH_MAX];
+	struct config ucfg, ccfg;
+	struct policy *pol = NULL;
+	char	*ubuf, *cbuf;
+	size_t	 ulen, clen;
+	bool	 up, cp;
+
+	err[0] = '\0';
+	config_paths(user, sizeof(user), corp, sizeof(corp));
+	config_init(&ucfg);
+	config_init(&ccfg);
+	ubuf = read_config(user, &ulen, &up, err, errlen);
+	if (err[0] != '\0')
+		return NULL;
+	cbuf = read_config(corp, &clen, &cp, err, errlen);
+	if (err[0] != '\0')
+		goto out;
+	if (up) {
+		if (config_parse_buf(&ucfg, user, ubuf, ulen, err, errlen) == -1)
+			goto out;
+	} else if (policy_builtin_default(s->opts.agent ? s->opts.agent :
+	    "claude", &ucfg) == -1) {
+		snprintf(err, errlen, "no built-in policy for %s", s->opts.agent);
+		goto out;
+	}
+	if (cp && config_parse_buf(&ccfg, corp, cbuf, clen, err, errlen) == -1)
+		goto out;
+	pol = policy_build(&ucfg, cp ? &ccfg : NULL, err, errlen);
+out:
+	config_free(&ucfg);
+	config_free(&ccfg);
+	free(ubuf);
+	free(cbuf);
+	return pol;
+}
+
+/*
+ * netproxy's settings: [network] http and private_addresses, [upstream]
+ * resolve pins and ca_file (read here, sent as bytes), and credentials
+ * taken from capsemctl's environment (they never reach the guest).
+ */
+static int
+send_proxy_settings(struct session *s, char *err, size_t errlen)
+{
+	struct msg_proxy_settings ps;
+	struct msg_credential cr;
+	struct policy	*pol;
+	char		*ca = NULL;
+	size_t		 ca_len = 0, i, n;
+	int		 k;
+
+	if ((pol = load_policy_locally(s, err, errlen)) == NULL)
+		return -1;
+	memset(&ps, 0, sizeof(ps));
+	ps.http_enabled = policy_http_enabled(pol);
+	ps.private_addresses = policy_private_addresses(pol);
+	n = policy_nresolve(pol);
+	if (n > PROXY_RESOLVE_MAX) {
+		snprintf(err, errlen, "[upstream] resolve: at most %d entries",
+		    PROXY_RESOLVE_MAX);
+		policy_free(pol);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const struct config_resolve *r = policy_resolve(pol, i);
+
+		strlcpy(ps.resolve[i].host, r->host, sizeof(ps.resolve[i].host));
+		strlcpy(ps.resolve[i].addr, r->addr, sizeof(ps.resolve[i].addr));
+		ps.resolve[i].port = r->port;
+		ps.resolve[i].target_port = r->addr_port;
+	}
+	ps.nresolve = (uint32_t)n;
+	if (policy_ca_file(pol) != NULL) {
+		bool present;
+
+		ca = read_config(policy_ca_file(pol), &ca_len, &present, err,
+		    errlen);
+		if (err[0] == '\0' && !present)
+			snprintf(err, errlen, "[upstream] ca_file %s: no such "
+			    "file", policy_ca_file(pol));
+		if (err[0] != '\0' || ca_len > PROXY_CA_MAX) {
+			if (err[0] == '\0')
+				snprintf(err, errlen, "%s: too large",
+				    policy_ca_file(pol));
+			free(ca);
+			policy_free(pol);
+			return -1;
+		}
+	}
+	ps.ca_len = (uint32_t)ca_len;
+	for (k = 0; k < s->nproxies; k++)
+		if (!s->proxies[k]->chan_open ||
+		    imsgev_compose2(&s->proxies[k]->iev, MSG_PROXY_SETTINGS, 0,
+		    -1, &ps, sizeof(ps), ca, ca_len) == -1)
+			fatal("send settings to %s", s->proxies[k]->label);
+	free(ca);
+	for (i = 0; i < policy_ncredentials(pol); i++) {
+		const struct policy_credential *pc = policy_credential(pol, i);
+		const char *value = getenv(pc->env);
+
+		if (value == NULL || value[0] == '\0') {
+			log_warnx("%s:%u: credential for %s: $%s is not set; "
+			    "requests go without it", pc->file, pc->line,
+			    pc->host, pc->env);
+			continue;
+		}
+		if (strlen(value) > PROXY_CREDENTIAL_MAX) {
+			log_warnx("credential for %s: $%s is too long",
+			    pc->host, pc->env);
+			continue;
+		}
+		memset(&cr, 0, sizeof(cr));
+		strlcpy(cr.host, pc->host, sizeof(cr.host));
+		strlcpy(cr.header, pc->header, sizeof(cr.header));
+		cr.value_len = (uint32_t)strlen(value);
+		for (k = 0; k < s->nproxies; k++)
+			if (imsgev_compose2(&s->proxies[k]->iev, MSG_CREDENTIAL,
+			    0, -1, &cr, sizeof(cr), value, cr.value_len) == -1)
+				fatal("send credential to %s",
+				    s->proxies[k]->label);
+	}
+	policy_free(pol);
+	return 0;
+}
+
+/* Host-side listeners (proxy mode): each accepted socket goes to netproxy. */
+static void
+on_listener_accept(int fd, uint32_t events, void *arg)
+{
+	struct listener *l = arg;
+	struct session	*s = l->s;
+	struct session_child *np;
+	struct msg_stream_new sn;
+	int		 cfd, tries;
+
+	(void)events;
+	while ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) !=
+	    -1) {
+		if (s->stopping || !s->announced) {
+			close(cfd);
+			continue;
+		}
+		np = NULL;
+		for (tries = 0; tries < s->nproxies; tries++) {
+			struct session_child *c =
+			    s->proxies[s->next_proxy++ % s->nproxies];
+
+			if (c->chan_open) {
+				np = c;
+				break;
+			}
+		}
+		if (np == NULL) {
+			close(cfd);	/* fail closed */
+			continue;
+		}
+		memset(&sn, 0, sizeof(sn));
+		sn.port = l->port_tag;
+		sn.guest_cid = 0;
+		sn.has_header = 0;
+		if (send_child(np, MSG_STREAM_NEW, 0, cfd, &sn, sizeof(sn)) == -1)
+			log_warn("pass a connection to %s", np->label);
+	}
+}
+
+static int
+parse_listen_addr(const char *spec, struct sockaddr_storage *ss,
+    socklen_t *sslen)
+{
+	char	 host[64];
+	const char *colon, *errstr;
+	long long port;
+	size_t	 hlen;
+
+	if ((colon = strrchr(spec, ':')) == NULL)
+		return -1;
+	hlen = (size_t)(colon - spec);
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	port = strtonum(colon + 1, 1, 65535, &errstr);
+	if (errstr != NULL)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && host[hlen - 1] == ']') {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		host[hlen - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1)
+			return -1;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*sslen = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return -1;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*sslen = sizeof(*sin);
+	}
+	return 0;
+}
+
+static int
+open_listeners(struct session *s, char *err, size_t errlen)
+{
+	int	 i, one = 1;
+
+	for (i = 0; i < s->opts.nlisten; i++) {
+		const struct session_listen *sl = &s->opts.listen[i];
+		struct listener *l = &s->listeners[s->nlisteners];
+		struct sockaddr_storage ss;
+		socklen_t sslen;
+
+		if (parse_listen_addr(sl->addr, &ss, &sslen) == -1) {
+			snprintf(err, errlen, "bad listen address \"%s\": use "
+			    "ADDR:PORT with a numeric address", sl->addr);
+			return -1;
+		}
+		if ((l->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) == -1)
+			fatal("socket");
+		setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(l->fd, (struct sockaddr *)&ss, sslen) == -1 ||
+		    listen(l->fd, 128) == -1) {
+			snprintf(err, errlen, "listen on %s: %s", sl->addr,
+			    strerror(errno));
+			close(l->fd);
+			return -1;
+		}
+		l->s = s;
+		l->port_tag = sl->port_tag;
+		if (event_add(s->loop, l->fd, EV_READ, on_listener_accept, l) == -1)
+			fatal("event_add");
+		s->nlisteners++;
+	}
+	return 0;
 }
 
 static void
@@ -840,6 +1327,7 @@ session_run(const struct session_opts *opts)
 		fatal("calloc");
 	s->opts = *opts;
 	s->ctl_fd = s->sig_fd = s->log_pipe = -1;
+	s->reload_client = -1;
 	s->started = time(NULL);
 	log_procinit("capsem");
 	/* First use: make the per-install CA, as `ca init` would. */
@@ -848,7 +1336,6 @@ session_run(const struct session_opts *opts)
 	make_session_id(s);
 	if ((s->loop = event_loop_new()) == NULL)
 		fatal("event_loop_new");
-	setup_signals(s);
 	if (opts->detach) {
 		/* Print the id before the terminal goes away. */
 		printf("%s\n", s->id);
@@ -856,6 +1343,8 @@ session_run(const struct session_opts *opts)
 		s->opts.on_ready = NULL;
 		detach(s);
 	}
+	/* After the fork: a signalfd wakes epoll only in its own process. */
+	setup_signals(s);
 
 	nproxies = opts->nproxies > 0 ? opts->nproxies :
 	    (opts->mode == SESSION_PROXY ? count_cpus() : 1);
@@ -865,7 +1354,8 @@ session_run(const struct session_opts *opts)
 	certd = spawn_child(s, PROC_CERTD, 0);
 	policyd = spawn_child(s, PROC_POLICYD, 0);
 	for (i = 0; i < nproxies; i++)
-		proxies[i] = spawn_child(s, PROC_NETPROXY, i);
+		s->proxies[i] = proxies[i] = spawn_child(s, PROC_NETPROXY, i);
+	s->nproxies = nproxies;
 	vmm = spawn_child(s, PROC_VMM, 0);
 	if (s->log_pipe != -1) {
 		close(s->log_pipe);
@@ -882,6 +1372,26 @@ session_run(const struct session_opts *opts)
 			fatal("HELLO to %s", s->children[k].label);
 	}
 	send_ca(s, certd);
+	s->policyd = policyd;
+	{
+		char	 err[512];
+
+		if (send_proxy_settings(s, err, sizeof(err)) == -1 ||
+		    open_listeners(s, err, sizeof(err)) == -1) {
+			fprintf(stderr, "capsemctl: %s\n", err);
+			session_stop(s, 2, "%s", err);
+		}
+	}
+	send_audit_fd(s);
+	{
+		char	 err[512];
+
+		if (send_policy(s, err, sizeof(err)) == -1) {
+			fprintf(stderr, "capsemctl: %s\n", err);
+			session_stop(s, 2, "%s", err);
+		} else
+			s->setup_pending++;
+	}
 	for (i = 0; i < nproxies; i++) {
 		connect_children(proxies[i], certd);
 		connect_children(proxies[i], policyd);

@@ -83,6 +83,7 @@ struct table_ref {
 	size_t		 index;		/* into http_tables / credentials */
 	unsigned	 line;
 	char		 display[64];	/* "[network]", for messages */
+	char		 host[CONFIG_HOST_MAX + 1];	/* normalised, or "" */
 	unsigned	 key_line[NSCHEMA];	/* 0: key not set yet */
 };
 
@@ -99,12 +100,21 @@ struct reader {
 	struct config	*cfg;
 	struct table_ref *tables;
 	size_t		 ntables;
+	size_t		 tables_cap;
 	char		 key[KEY_NAME_MAX + 1];
 	struct value	 value;
 	bool		 failed;
 	char		*err;
 	size_t		 errlen;
 };
+
+void
+config_error_oneline(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
 
 static void
 rd_error(struct reader *rd, unsigned line, const char *fmt, ...)
@@ -122,9 +132,11 @@ rd_error(struct reader *rd, unsigned line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (rd->errlen > 0)
+	if (rd->errlen > 0) {
 		snprintf(rd->err, rd->errlen, "%s:%u: %s", rd->filename, line,
 		    msg);
+		config_error_oneline(rd->err);
+	}
 }
 
 static void
@@ -396,6 +408,7 @@ parse_array(struct reader *rd, struct value *v)
 {
 	unsigned open_line = rd->lineno;
 	struct config_str *items;
+	size_t	 cap = 0;
 	char	*s;
 	int	 c;
 
@@ -414,14 +427,16 @@ parse_array(struct reader *rd, struct value *v)
 		}
 		if ((s = parse_string(rd)) == NULL)
 			return false;
-		if (v->nitems >= SIZE_MAX / sizeof(*items) - 1 ||
-		    (items = reallocarray(v->items, v->nitems + 1,
-		    sizeof(*items))) == NULL) {
-			free(s);
-			rd_error(rd, rd->lineno, "out of memory");
-			return false;
+		if (v->nitems == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((items = reallocarray(v->items, cap,
+			    sizeof(*items))) == NULL) {
+				free(s);
+				rd_error(rd, rd->lineno, "out of memory");
+				return false;
+			}
+			v->items = items;
 		}
-		v->items = items;
 		v->items[v->nitems].s = s;
 		v->items[v->nitems].line = rd->lineno;
 		v->nitems++;
@@ -524,9 +539,13 @@ parse_value(struct reader *rd, struct value *v)
 		    word);
 		return false;
 	}
+	if (n == 0) {	/* word is empty: quote the line itself */
+		n = rd->linelen - rd->col < 40 ? rd->linelen - rd->col : 40;
+		memcpy(word, rd->line + rd->col, n);
+		word[n] = '\0';
+	}
 	rd_error(rd, rd->lineno, "unsupported value '%.40s': expected a "
-	    "string, integer, boolean or array of strings",
-	    n > 0 ? word : rd->line + rd->col);
+	    "string, integer, boolean or array of strings", word);
 	return false;
 }
 
@@ -555,13 +574,17 @@ add_table(struct reader *rd, enum table_kind kind, size_t index,
     const char *display)
 {
 	struct table_ref *t;
+	size_t	 cap;
 
-	if ((t = reallocarray(rd->tables, rd->ntables + 1,
-	    sizeof(*t))) == NULL) {
-		rd_error(rd, rd->lineno, "out of memory");
-		return NULL;
+	if (rd->ntables == rd->tables_cap) {
+		cap = rd->tables_cap ? rd->tables_cap * 2 : 8;
+		if ((t = reallocarray(rd->tables, cap, sizeof(*t))) == NULL) {
+			rd_error(rd, rd->lineno, "out of memory");
+			return NULL;
+		}
+		rd->tables = t;
+		rd->tables_cap = cap;
 	}
-	rd->tables = t;
 	t = &rd->tables[rd->ntables++];
 	memset(t, 0, sizeof(*t));
 	t->kind = kind;
@@ -591,8 +614,8 @@ open_host_table(struct reader *rd, enum table_kind kind, char *host,
     const char *display)
 {
 	struct config *cfg = rd->cfg;
-	char	 norm[CONFIG_HOST_MAX + 1], other[CONFIG_HOST_MAX + 1];
-	char	 msg[CONFIG_ERR_MAX];
+	char	 norm[CONFIG_HOST_MAX + 1], msg[CONFIG_ERR_MAX];
+	struct table_ref *t;
 	size_t	 i, n;
 	void	*p;
 
@@ -602,39 +625,40 @@ open_host_table(struct reader *rd, enum table_kind kind, char *host,
 		return false;
 	}
 	n = kind == T_HTTP ? cfg->nhttp_tables : cfg->ncredentials;
-	for (i = 0; i < n; i++) {
-		const char *h = kind == T_HTTP ? cfg->http_tables[i].pattern :
-		    cfg->credentials[i].host;
-		unsigned l = kind == T_HTTP ? cfg->http_tables[i].line :
-		    cfg->credentials[i].line;
-
-		if (config_host_normalize(h, true, other, sizeof(other),
-		    msg, sizeof(msg)) == 0 && strcmp(other, norm) == 0) {
+	for (i = 0; i < rd->ntables; i++)
+		if (rd->tables[i].kind == kind &&
+		    strcmp(rd->tables[i].host, norm) == 0) {
 			rd_error(rd, rd->lineno,
-			    "duplicate table %s (first at line %u)", display, l);
+			    "duplicate table %s (first at line %u)", display,
+			    rd->tables[i].line);
 			return false;
 		}
-	}
 	if (kind == T_HTTP) {
-		if ((p = reallocarray(cfg->http_tables, n + 1,
-		    sizeof(*cfg->http_tables))) == NULL)
-			goto nomem;
-		cfg->http_tables = p;
+		if ((n & (n - 1)) == 0) {	/* capacity: next power of 2 */
+			if ((p = reallocarray(cfg->http_tables, n ? n * 2 : 1,
+			    sizeof(*cfg->http_tables))) == NULL)
+				goto nomem;
+			cfg->http_tables = p;
+		}
 		memset(&cfg->http_tables[n], 0, sizeof(cfg->http_tables[n]));
 		cfg->http_tables[n].line = rd->lineno;
-		if (add_table(rd, kind, n, display) == NULL)
+		if ((t = add_table(rd, kind, n, display)) == NULL)
 			return false;
+		memcpy(t->host, norm, sizeof(t->host));
 		cfg->http_tables[n].pattern = host;
 		cfg->nhttp_tables++;
 	} else {
-		if ((p = reallocarray(cfg->credentials, n + 1,
-		    sizeof(*cfg->credentials))) == NULL)
-			goto nomem;
-		cfg->credentials = p;
+		if ((n & (n - 1)) == 0) {	/* capacity: next power of 2 */
+			if ((p = reallocarray(cfg->credentials, n ? n * 2 : 1,
+			    sizeof(*cfg->credentials))) == NULL)
+				goto nomem;
+			cfg->credentials = p;
+		}
 		memset(&cfg->credentials[n], 0, sizeof(cfg->credentials[n]));
 		cfg->credentials[n].line = rd->lineno;
-		if (add_table(rd, kind, n, display) == NULL)
+		if ((t = add_table(rd, kind, n, display)) == NULL)
 			return false;
+		memcpy(t->host, norm, sizeof(t->host));
 		cfg->credentials[n].host = host;
 		cfg->ncredentials++;
 	}

@@ -101,6 +101,9 @@ struct config {
 int	config_parse_buf(struct config *cfg, const char *filename,
 	    const char *buf, size_t len, char *err, size_t errlen);
 void	config_init(struct config *cfg);
+/* Replace control characters (from string escapes) so a message stays
+ * one line. */
+void	config_error_oneline(char *s);
 void	config_free(struct config *cfg);
 
 /*

@@ -202,4 +202,39 @@ struct msg_ctl_result {
 	char		 text[512];
 };
 
+/* netproxy settings (parent -> netproxy, before the first stream) */
+#define PROXY_RESOLVE_MAX	32	/* [upstream] resolve entries */
+#define PROXY_CA_MAX		(1024u * 1024)	/* ca_file PEM bytes */
+#define PROXY_HEADER_NAME_MAX	64
+#define PROXY_CREDENTIAL_MAX	8192	/* bytes of a credential value */
+
+struct proxy_resolve_pin {
+	char		 host[MSG_HOST_MAX];	/* lower case, or "*" for any */
+	char		 addr[64];		/* numeric IPv4 or IPv6 */
+	uint16_t	 port;			/* port asked for */
+	uint16_t	 target_port;		/* port to connect to */
+	uint32_t	 pad;
+};
+
+/* MSG_PROXY_SETTINGS: this struct + ca_len bytes of PEM ([upstream] ca_file) */
+struct msg_proxy_settings {
+	uint32_t	 http_enabled;		/* [network] http */
+	uint32_t	 private_addresses;	/* [network] private_addresses */
+	uint32_t	 max_connections;	/* 0: built-in default */
+	uint32_t	 idle_timeout_ms;	/* 0: built-in default */
+	uint32_t	 connect_timeout_ms;	/* 0: built-in default */
+	uint32_t	 nresolve;		/* entries used in resolve[] */
+	uint32_t	 ca_len;		/* PEM bytes after the struct */
+	uint32_t	 pad;
+	struct proxy_resolve_pin resolve[PROXY_RESOLVE_MAX];
+};
+
+/* MSG_CREDENTIAL: this struct + value_len bytes of the secret */
+struct msg_credential {
+	char		 host[MSG_HOST_MAX];	/* host pattern ("*.x" allowed) */
+	char		 header[PROXY_HEADER_NAME_MAX];	/* header name */
+	uint32_t	 value_len;		/* bytes after the struct */
+	uint32_t	 pad;
+};
+
 #endif

@@ -154,11 +154,30 @@ class SessionTest(unittest.TestCase):
                 # Nothing open but stdio, channels and the event loop.
                 for fd in os.listdir(f"/proc/{pid}/fd"):
                     target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if name == "capsem-policyd" and target.endswith(
+                            f"/sessions/{s.id}/audit.jsonl"):
+                        continue    # the audit log the parent opened for it
+                    self.assertNotIn("ca.key", target)
                     self.assertTrue(
                         target.startswith(("socket:", "anon_inode:", "pipe:",
                                            "/dev/null", "/dev/pts", "/dev/tty"))
                         or int(fd) <= 2,
                         f"{name} has fd {fd} -> {target}")
+
+    def test_ca_key_only_reaches_certd(self):
+        s = self.start()
+        key = os.path.join(s.env["CAPSEM_HOME"], "ca", "ca.key")
+        self.assertTrue(os.path.exists(key), "start made no CA")
+        self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+        for pid in list(s.children.values()) + [s.p.pid]:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except FileNotFoundError:
+                    continue
+                self.assertNotEqual(target, key, f"pid {pid} holds ca.key")
+        r = s.ctl("status", s.id)
+        self.assertIn("capsem-certd", r.stdout)
 
     def test_network_namespaces(self):
         s = self.start()

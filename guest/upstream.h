@@ -1,0 +1,43 @@
+/*
+ * upstream: where the guest relay and DNS forwarder send their streams.
+ * Written as "vsock:CID:PORT" (in the guest: vsock:2:1443) or "unix:/path"
+ * (host-side tests), and as listening addresses "A.B.C.D:PORT".
+ */
+#ifndef CAPSEM_GUEST_UPSTREAM_H
+#define CAPSEM_GUEST_UPSTREAM_H
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#include <stddef.h>
+
+#include <linux/vm_sockets.h>
+
+struct upstream {
+	union {
+		struct sockaddr		sa;
+		struct sockaddr_un	sun;
+		struct sockaddr_vm	svm;
+	} addr;
+	socklen_t	 addrlen;
+	char		 text[128];	/* as given, for log lines */
+};
+
+/* Parse "vsock:CID:PORT" or "unix:/path"; 0 on success, -1 (errmsg set). */
+int	upstream_parse(struct upstream *, const char *text, const char **errmsg);
+
+/*
+ * Start a non-blocking connect. Returns the socket (connected, or connecting:
+ * *inprogress set, wait for writability then check SO_ERROR), or -1.
+ */
+int	upstream_connect(const struct upstream *, int *inprogress);
+
+/* Parse "A.B.C.D:PORT" into an IPv4 socket address; 0 or -1. */
+int	inet_addrport_parse(struct sockaddr_in *, const char *text);
+
+/* Strict decimal in [min, max]; 0 or -1. */
+int	parse_uint(const char *s, unsigned long min, unsigned long max,
+	    unsigned long *out);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * netproxy.h: the process that parses all guest network traffic.
+ * State lives in one struct netproxy; each client stream is a struct
+ * np_conn with two ends (guest side, upstream side).
+ */
+#ifndef NETPROXY_NETPROXY_H
+#define NETPROXY_NETPROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
+#include <mbedtls/ssl_ticket.h>
+#include <mbedtls/x509_crt.h>
+
+#include "child.h"
+#include "clienthello.h"
+#include "dns.h"
+#include "http.h"
+#include "msg.h"
+#include "relayhdr.h"
+#include "settings.h"
+
+#define NP_MAX_CONNS		1024	/* slots; power of two */
+#define NP_IN_SIZE		(CH_PEEK_MAX + 64)	/* holds a ClientHello or a head */
+#define NP_OUT_SIZE		(HTTP_HEAD_MAX + PROXY_CREDENTIAL_MAX + 8192)
+#define NP_UP_IN_SIZE		(HTTP_HEAD_MAX + 4096)
+#define NP_IDLE_MS		60000
+#define NP_CONNECT_MS		10000
+#define NP_SWEEP_MS		1000
+#define NP_POOL_MAX		64	/* idle upstream connections kept */
+#define NP_POOL_IDLE_MS		30000
+#define NP_CERT_CACHE_MAX	256
+#define NP_CREDENTIALS_MAX	64
+
+/* counters in MSG_STATUS_RESPONSE */
+#define NP_CTR_STREAMS		0
+#define NP_CTR_REQUESTS		1
+#define NP_CTR_DENIED		2
+#define NP_CTR_ERRORS		3
+
+struct netproxy;
+struct np_conn;
+
+/* A byte buffer: data[off .. off+len) is pending. */
+struct np_buf {
+	uint8_t		*data;
+	size_t		 cap;
+	size_t		 off;
+	size_t		 len;
+};
+
+/* One side of a connection: a socket, optionally with TLS on it. */
+struct np_end {
+	int		 fd;
+	mbedtls_ssl_context *ssl;
+	struct np_conn	*conn;		/* NULL for an idle pooled upstream */
+	struct np_upstream *up;		/* set on upstream ends */
+	struct np_buf	 in;		/* raw before TLS, plaintext after */
+	struct np_buf	 out;		/* plaintext to send */
+	uint8_t		*pre;		/* raw bytes peeked before TLS started */
+	size_t		 pre_off;
+	size_t		 pre_len;
+	uint32_t	 events;	/* registered interest */
+	bool		 eof;
+	bool		 failed;
+	bool		 ssl_want_write;
+	bool		 ssl_want_read;
+	bool		 closed_notify;
+};
+
+/* A leaf certificate chain minted by certd for one host. */
+struct np_cert {
+	char		 host[MSG_HOST_MAX];
+	mbedtls_x509_crt chain;
+	int64_t		 not_after;
+	uint64_t	 last_used;
+	int		 refs;
+	bool		 used;
+};
+
+struct np_tls {
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_ssl_config server;
+	mbedtls_ssl_config client;
+	mbedtls_ssl_ticket_context ticket;
+	mbedtls_ssl_cache_context cache;
+	mbedtls_x509_crt trust;		/* system store + [upstream] ca_file */
+	mbedtls_pk_context leaf_key;
+	bool		 have_key;
+	bool		 have_trust;
+	struct np_cert	 certs[NP_CERT_CACHE_MAX];
+};
+
+enum up_state { UP_CONNECTING, UP_HANDSHAKE, UP_READY };
+
+struct np_upstream {
+	struct np_end	 end;
+	enum up_state	 state;
+	char		 host[MSG_HOST_MAX];
+	uint16_t	 port;
+	bool		 tls;
+	uint64_t	 deadline;	/* connect + handshake */
+	uint64_t	 idle_since;	/* in the pool */
+	struct np_upstream *pool_next;
+	struct netproxy	*np;
+	char		 error[1024];
+};
+
+enum conn_kind { CONN_HTTPS, CONN_HTTP, CONN_DNS };
+
+enum conn_state {
+	CS_RELAY_HEADER,	/* reading the guest relay's header line */
+	CS_PEEK,		/* reading the ClientHello */
+	CS_CONN_CHECK,		/* waiting for policyd */
+	CS_MINT,		/* waiting for certd */
+	CS_HANDSHAKE,		/* TLS with the client */
+	CS_REQ_HEAD,		/* reading a request head */
+	CS_HOST_CHECK,		/* plain HTTP: CONN_CHECK for the Host */
+	CS_REQ_CHECK,		/* waiting for policyd on the request */
+	CS_UP_CONNECT,		/* connecting / TLS to upstream */
+	CS_EXCHANGE,		/* request body up, response back */
+	CS_TUNNEL,		/* WebSocket after 101: raw relay */
+	CS_CLOSING,		/* flushing a final answer, then close */
+	CS_DNS,			/* DNS-over-TCP framed queries */
+	CS_DNS_CHECK,		/* waiting for policyd on a DNS name */
+};
+
+/* Body framing while streaming one message. */
+struct np_body {
+	enum http_body_kind kind;
+	uint64_t	 remaining;	/* HTTP_BODY_LENGTH */
+	struct http_chunked ck;
+	bool		 reframe;	/* write chunked framing to the peer */
+	bool		 done;
+};
+
+struct np_conn {
+	struct netproxy	*np;
+	uint32_t	 id;		/* peerid for policyd/certd */
+	enum conn_kind	 kind;
+	enum conn_state	 state;
+	struct np_end	 client;
+	struct np_upstream *up;
+	bool		 has_header;
+	struct relayhdr	 dest;		/* from the relay header */
+	uint16_t	 port;		/* destination port (443, 80) */
+	char		 sni[MSG_HOST_MAX];
+	char		 host[MSG_HOST_MAX];	/* checked host of this connection */
+	bool		 host_checked;	/* CONN_CHECK done for host */
+	bool		 host_denied;	/* denied at CONN_CHECK: answer 403 */
+	struct msg_verdict conn_verdict;
+	struct np_cert	*cert;
+	struct http_request req;
+	struct http_response resp;
+	bool		 resp_head_sent;
+	struct np_body	 req_body;
+	struct np_body	 resp_body;
+	bool		 client_keep_alive;
+	bool		 head_request;
+	char		 method[MSG_METHOD_MAX];
+	char		 path[1024];
+	struct msg_verdict req_verdict;
+	uint64_t	 started_us;	/* this request */
+	uint64_t	 bytes_in;	/* this request, from the guest */
+	uint64_t	 bytes_out;	/* this request, to the guest */
+	uint64_t	 last_active_ms;
+	int		 status;	/* answered status, for audit */
+	bool		 in_run;
+	bool		 dead;
+	char		 reason[128];
+	/* DNS */
+	struct dns_query dnsq;
+	uint8_t		 dnsmsg[DNS_QUERY_MAX];
+	size_t		 dnslen;
+};
+
+struct np_credential {
+	char		 host[MSG_HOST_MAX];
+	char		 header[PROXY_HEADER_NAME_MAX];
+	char		*value;
+	size_t		 value_len;
+};
+
+struct netproxy {
+	struct child	*child;
+	struct event_loop *loop;
+	struct imsgev	*certd;
+	struct imsgev	*policyd;
+	struct imsgev	*vmm;		/* guest streams, when a VM runs */
+	struct msg_proxy_settings settings;
+	bool		 have_settings;
+	struct np_credential creds[NP_CREDENTIALS_MAX];
+	size_t		 ncreds;
+	struct np_tls	 tls;
+	struct np_conn	*conns[NP_MAX_CONNS];
+	size_t		 nconns;
+	uint32_t	 next_gen;
+	struct np_upstream *pool;
+	size_t		 npool;
+	struct dns_table *dns;
+	uint64_t	 counters[4];
+	uint64_t	 sweep_timer;
+};
+
+/* netproxy.c */
+int	np_send_certd(struct netproxy *, uint32_t type, uint32_t peerid,
+	    const void *, size_t);
+int	np_send_policyd(struct netproxy *, uint32_t type, uint32_t peerid,
+	    const void *, size_t, const void *, size_t);
+struct np_conn *np_conn_lookup(struct netproxy *, uint32_t id);
+uint32_t np_idle_ms(const struct netproxy *);
+uint32_t np_connect_ms(const struct netproxy *);
+uint64_t np_now_us(void);
+
+/* tls.c */
+void	tls_init(struct np_tls *);
+void	tls_load_trust_file(struct np_tls *, const char *path);
+int	tls_add_trust_pem(struct np_tls *, const uint8_t *pem, size_t len);
+int	tls_set_leaf_key(struct np_tls *, const uint8_t *der, size_t len);
+struct np_cert *tls_cert_lookup(struct np_tls *, const char *host);
+struct np_cert *tls_cert_insert(struct np_tls *, const char *host,
+	    const uint8_t *leaf, size_t leaf_len, const uint8_t *ca,
+	    size_t ca_len, int64_t not_after, char *err, size_t errlen);
+void	tls_cert_release(struct np_cert *);
+int	tls_server_start(struct np_tls *, struct np_end *);
+int	tls_client_start(struct np_tls *, struct np_end *, const char *host);
+void	tls_end_free(struct np_end *);
+void	tls_strerror(int, char *, size_t);
+
+/* io.c: buffers and ends */
+int	buf_alloc(struct np_buf *, size_t cap);
+void	buf_free(struct np_buf *);
+size_t	buf_room(struct np_buf *);	/* compacts as needed */
+int	buf_append(struct np_buf *, const void *, size_t);
+int	buf_printf(struct np_buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	buf_consume(struct np_buf *, size_t);
+ssize_t	end_fill(struct np_end *);	/* >0 read, 0 nothing, -1 eof/error */
+ssize_t	end_flush(struct np_end *);	/* bytes written, -1 error */
+void	end_close(struct netproxy *, struct np_end *);
+
+/* conn.c */
+void	conn_new(struct netproxy *, const struct msg_stream_new *, int fd);
+void	conn_on_verdict(struct np_conn *, const struct msg_verdict *);
+void	conn_on_mint(struct np_conn *, struct np_cert *, const char *error);
+void	conn_policyd_gone(struct np_conn *);
+void	conn_certd_gone(struct np_conn *);
+void	conn_run(struct np_conn *);
+void	conn_sweep(struct netproxy *, uint64_t now_ms);
+void	conn_free(struct np_conn *);
+
+/* upstream.c */
+struct np_upstream *upstream_get(struct netproxy *, struct np_conn *,
+	    const char *host, uint16_t port, bool tls, int *status,
+	    char *err, size_t errlen);
+void	upstream_release(struct netproxy *, struct np_upstream *, bool reuse);
+int	upstream_progress(struct netproxy *, struct np_upstream *);
+void	upstream_sweep(struct netproxy *, uint64_t now_ms);
+bool	upstream_addr_private(const struct sockaddr *);
+void	upstream_event(int fd, uint32_t events, void *arg);
+
+/* dnsserve.c */
+void	dns_conn_run(struct np_conn *);
+void	dns_conn_verdict(struct np_conn *, const struct msg_verdict *);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * tls.c: mbedTLS 2.28 for both sides.  Guest side: TLS 1.2 server,
+ * ECDHE-ECDSA with AES-GCM or ChaCha20-Poly1305, X25519 preferred, session
+ * tickets and a session-ID cache, ALPN http/1.1, the leaf chain minted by
+ * certd chosen in the SNI callback.  Upstream side: TLS 1.2 client with the
+ * system trust store plus [upstream] ca_file, hostname verified.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+
+#include "event.h"
+#include "log.h"
+#include "netproxy.h"
+
+#define NP_TICKET_LIFETIME	86400
+#define NP_CACHE_ENTRIES	4096
+#define NP_CACHE_TIMEOUT	86400
+
+static const int server_suites[] = {
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	0
+};
+
+static const mbedtls_ecp_group_id curves[] = {
+	MBEDTLS_ECP_DP_CURVE25519,
+	MBEDTLS_ECP_DP_SECP256R1,
+	MBEDTLS_ECP_DP_SECP384R1,
+	MBEDTLS_ECP_DP_NONE
+};
+
+static const char *alpn_http11[] = { "http/1.1", NULL };
+
+void
+tls_strerror(int err, char *buf, size_t len)
+{
+	mbedtls_strerror(err, buf, len);
+}
+
+static int
+bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct np_end	*e = ctx;
+	ssize_t		 n;
+
+	n = send(e->fd, buf, len, MSG_NOSIGNAL);
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_WRITE;
+	return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+/* Bytes peeked before TLS started are handed to mbedTLS first. */
+static int
+bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct np_end	*e = ctx;
+	ssize_t		 n;
+
+	if (e->pre_len > 0) {
+		n = (ssize_t)(len < e->pre_len ? len : e->pre_len);
+		memcpy(buf, e->pre + e->pre_off, (size_t)n);
+		e->pre_off += (size_t)n;
+		e->pre_len -= (size_t)n;
+		if (e->pre_len == 0) {
+			free(e->pre);
+			e->pre = NULL;
+			e->pre_off = 0;
+		}
+		return (int)n;
+	}
+	n = recv(e->fd, buf, len, 0);
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* The chain for this connection was minted before the handshake began. */
+static int
+sni_callback(void *arg, mbedtls_ssl_context *ssl, const unsigned char *name,
+    size_t len)
+{
+	struct np_tls	*tls = arg;
+	struct np_end	*e = ssl->p_bio;
+	struct np_conn	*c = e != NULL ? e->conn : NULL;
+
+	if (c == NULL || c->cert == NULL || !tls->have_key)
+		return -1;
+	if (len != strlen(c->sni) || strncasecmp((const char *)name, c->sni,
+	    len) != 0)
+		return -1;
+	return mbedtls_ssl_set_hs_own_cert(ssl, &c->cert->chain,
+	    &tls->leaf_key);
+}
+
+void
+tls_init(struct np_tls *tls)
+{
+	int	 r;
+
+	mbedtls_entropy_init(&tls->entropy);
+	mbedtls_ctr_drbg_init(&tls->drbg);
+	if ((r = mbedtls_ctr_drbg_seed(&tls->drbg, mbedtls_entropy_func,
+	    &tls->entropy, (const unsigned char *)"capsem-netproxy", 15)) != 0)
+		fatalx("tls: cannot seed the random generator (-0x%04x)", -r);
+	mbedtls_x509_crt_init(&tls->trust);
+	mbedtls_pk_init(&tls->leaf_key);
+
+	/* guest side */
+	mbedtls_ssl_config_init(&tls->server);
+	if (mbedtls_ssl_config_defaults(&tls->server, MBEDTLS_SSL_IS_SERVER,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+		fatalx("tls: server defaults");
+	mbedtls_ssl_conf_rng(&tls->server, mbedtls_ctr_drbg_random, &tls->drbg);
+	mbedtls_ssl_conf_min_version(&tls->server, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_ciphersuites(&tls->server, server_suites);
+	mbedtls_ssl_conf_curves(&tls->server, curves);
+	if (mbedtls_ssl_conf_alpn_protocols(&tls->server, alpn_http11) != 0)
+		fatalx("tls: alpn");
+	mbedtls_ssl_conf_sni(&tls->server, sni_callback, tls);
+	mbedtls_ssl_conf_renegotiation(&tls->server,
+	    MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	mbedtls_ssl_ticket_init(&tls->ticket);
+	if (mbedtls_ssl_ticket_setup(&tls->ticket, mbedtls_ctr_drbg_random,
+	    &tls->drbg, MBEDTLS_CIPHER_AES_256_GCM, NP_TICKET_LIFETIME) != 0)
+		fatalx("tls: session tickets");
+	mbedtls_ssl_conf_session_tickets_cb(&tls->server,
+	    mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &tls->ticket);
+	mbedtls_ssl_cache_init(&tls->cache);
+	mbedtls_ssl_cache_set_max_entries(&tls->cache, NP_CACHE_ENTRIES);
+	mbedtls_ssl_cache_set_timeout(&tls->cache, NP_CACHE_TIMEOUT);
+	mbedtls_ssl_conf_session_cache(&tls->server, &tls->cache,
+	    mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
+
+	/* upstream side */
+	mbedtls_ssl_config_init(&tls->client);
+	if (mbedtls_ssl_config_defaults(&tls->client, MBEDTLS_SSL_IS_CLIENT,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+		fatalx("tls: client defaults");
+	mbedtls_ssl_conf_rng(&tls->client, mbedtls_ctr_drbg_random, &tls->drbg);
+	mbedtls_ssl_conf_min_version(&tls->client, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_authmode(&tls->client, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&tls->client, &tls->trust, NULL);
+	mbedtls_ssl_conf_curves(&tls->client, curves);
+	if (mbedtls_ssl_conf_alpn_protocols(&tls->client, alpn_http11) != 0)
+		fatalx("tls: alpn");
+}
+
+/* Before the sandbox: the system trust store. */
+void
+tls_load_trust_file(struct np_tls *tls, const char *path)
+{
+	int	 r;
+
+	r = mbedtls_x509_crt_parse_file(&tls->trust, path);
+	if (r < 0) {
+		log_warnx("tls: %s: cannot read trust store (-0x%04x)", path, -r);
+		return;
+	}
+	if (r > 0)
+		log_debug("tls: %s: %d certificates skipped", path, r);
+	tls->have_trust = true;
+}
+
+int
+tls_add_trust_pem(struct np_tls *tls, const uint8_t *pem, size_t len)
+{
+	unsigned char	*copy;
+	int		 r;
+
+	if (len == 0)
+		return 0;
+	if ((copy = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(copy, pem, len);
+	copy[len] = '\0';
+	r = mbedtls_x509_crt_parse(&tls->trust, copy, len + 1);
+	free(copy);
+	if (r < 0) {
+		log_warnx("tls: [upstream] ca_file: no usable certificate "
+		    "(-0x%04x)", -r);
+		return -1;
+	}
+	tls->have_trust = true;
+	return 0;
+}
+
+int
+tls_set_leaf_key(struct np_tls *tls, const uint8_t *der, size_t len)
+{
+	int	 r;
+
+	if (tls->have_key)
+		return -1;
+	r = mbedtls_pk_parse_key(&tls->leaf_key, der, len, NULL, 0);
+	if (r != 0)
+		return -1;
+	tls->have_key = true;
+	return 0;
+}
+
+struct np_cert *
+tls_cert_lookup(struct np_tls *tls, const char *host)
+{
+	int64_t	 now = (int64_t)time(NULL);
+	size_t	 i;
+
+	for (i = 0; i < NP_CERT_CACHE_MAX; i++) {
+		struct np_cert *c = &tls->certs[i];
+
+		if (c->used && strcmp(c->host, host) == 0) {
+			if (c->not_after - 60 < now)
+				return NULL;	/* about to expire: mint again */
+			c->last_used = event_now_ms();
+			return c;
+		}
+	}
+	return NULL;
+}
+
+struct np_cert *
+tls_cert_insert(struct np_tls *tls, const char *host, const uint8_t *leaf,
+    size_t leaf_len, const uint8_t *ca, size_t ca_len, int64_t not_after,
+    char *err, size_t errlen)
+{
+	struct np_cert	*slot = NULL;
+	size_t		 i;
+	int		 r;
+
+	for (i = 0; i < NP_CERT_CACHE_MAX; i++) {
+		struct np_cert *c = &tls->certs[i];
+
+		if (c->used && strcmp(c->host, host) == 0 && c->refs == 0) {
+			slot = c;	/* replace an older one */
+			break;
+		}
+		if (!c->used) {
+			if (slot == NULL || slot->used)
+				slot = c;
+		} else if (c->refs == 0 && (slot == NULL ||
+		    (slot->used && c->last_used < slot->last_used)))
+			slot = c;
+	}
+	if (slot == NULL) {
+		snprintf(err, errlen, "certificate cache full");
+		return NULL;
+	}
+	if (slot->used)
+		mbedtls_x509_crt_free(&slot->chain);
+	memset(slot, 0, sizeof(*slot));
+	mbedtls_x509_crt_init(&slot->chain);
+	if ((r = mbedtls_x509_crt_parse_der(&slot->chain, leaf, leaf_len)) != 0 ||
+	    (ca_len > 0 &&
+	    (r = mbedtls_x509_crt_parse_der(&slot->chain, ca, ca_len)) != 0)) {
+		char	 e[96];
+
+		mbedtls_strerror(r, e, sizeof(e));
+		snprintf(err, errlen, "minted certificate unreadable: %s", e);
+		mbedtls_x509_crt_free(&slot->chain);
+		return NULL;
+	}
+	snprintf(slot->host, sizeof(slot->host), "%s", host);
+	slot->not_after = not_after;
+	slot->last_used = event_now_ms();
+	slot->used = true;
+	return slot;
+}
+
+void
+tls_cert_release(struct np_cert *c)
+{
+	if (c != NULL && c->refs > 0)
+		c->refs--;
+}
+
+static int
+ssl_new(struct np_end *e, mbedtls_ssl_config *conf)
+{
+	e->ssl = malloc(sizeof(*e->ssl));
+	if (e->ssl == NULL)
+		return -1;
+	mbedtls_ssl_init(e->ssl);
+	if (mbedtls_ssl_setup(e->ssl, conf) != 0) {
+		mbedtls_ssl_free(e->ssl);
+		free(e->ssl);
+		e->ssl = NULL;
+		return -1;
+	}
+	mbedtls_ssl_set_bio(e->ssl, e, bio_send, bio_recv, NULL);
+	return 0;
+}
+
+int
+tls_server_start(struct np_tls *tls, struct np_end *e)
+{
+	return ssl_new(e, &tls->server);
+}
+
+int
+tls_client_start(struct np_tls *tls, struct np_end *e, const char *host)
+{
+	if (ssl_new(e, &tls->client) == -1)
+		return -1;
+	if (mbedtls_ssl_set_hostname(e->ssl, host) != 0) {
+		tls_end_free(e);
+		return -1;
+	}
+	return 0;
+}
+
+void
+tls_end_free(struct np_end *e)
+{
+	if (e->ssl == NULL)
+		return;
+	if (!e->failed && e->fd != -1)
+		(void)mbedtls_ssl_close_notify(e->ssl);
+	mbedtls_ssl_free(e->ssl);
+	free(e->ssl);
+	e->ssl = NULL;
+}

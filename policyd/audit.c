@@ -1,0 +1,209 @@
+/*
+ * audit.c: JSON audit lines.  See audit.h for the format.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+
+struct out {
+	char	*buf;
+	size_t	 cap;
+	size_t	 len;
+	bool	 overflow;
+};
+
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if (o->overflow || n >= o->cap - o->len) {
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+}
+
+static void
+puts_(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+static void
+put_json_bytes(struct out *o, const char *s, size_t n)
+{
+	char	 esc[8];
+	size_t	 i;
+
+	put(o, "\"", 1);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		switch (c) {
+		case '"': put(o, "\\\"", 2); break;
+		case '\\': put(o, "\\\\", 2); break;
+		case '\n': put(o, "\\n", 2); break;
+		case '\r': put(o, "\\r", 2); break;
+		case '\t': put(o, "\\t", 2); break;
+		case '\b': put(o, "\\b", 2); break;
+		case '\f': put(o, "\\f", 2); break;
+		default:
+			if (c < 0x20 || c >= 0x7f) {
+				snprintf(esc, sizeof(esc), "\\u%04x", c);
+				put(o, esc, 6);
+			} else
+				put(o, (const char *)&c, 1);
+		}
+	}
+	put(o, "\"", 1);
+}
+
+static void
+field_str(struct out *o, const char *key, const char *s, size_t n)
+{
+	put(o, ",\"", 2);
+	puts_(o, key);
+	put(o, "\":", 2);
+	put_json_bytes(o, s, n);
+}
+
+static void
+field_num(struct out *o, const char *key, uint64_t v)
+{
+	char	 num[32];
+
+	snprintf(num, sizeof(num), ",\"%s\":%" PRIu64, key, v);
+	puts_(o, num);
+}
+
+size_t
+audit_format(const struct audit_record *r, char *buf, size_t buflen)
+{
+	struct out o = { buf, buflen, 0, false };
+	struct tm tm;
+	char	 ts[64], source[MSG_FILE_MAX + 16];
+	time_t	 t = r->when.tv_sec;
+	int	 n;
+
+	if (buflen == 0)
+		return 0;
+	if (gmtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	n = snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, r->when.tv_nsec / 1000000);
+	if (n < 0 || (size_t)n >= sizeof(ts))
+		ts[0] = '\0';
+	puts_(&o, "{\"time\":");
+	put_json_bytes(&o, ts, strlen(ts));
+	field_str(&o, "session", r->session ? r->session : "",
+	    r->session ? strlen(r->session) : 0);
+	field_str(&o, "event", r->event, strlen(r->event));
+	field_str(&o, "host", r->host ? r->host : "",
+	    r->host ? strlen(r->host) : 0);
+	field_num(&o, "port", r->port);
+	if (r->method != NULL)
+		field_str(&o, "method", r->method, strlen(r->method));
+	if (r->path != NULL)
+		field_str(&o, "path", r->path, r->pathlen);
+	field_str(&o, "verdict", r->allow ? "allow" : "deny",
+	    r->allow ? 5 : 4);
+	field_str(&o, "rule", r->rule ? r->rule : "",
+	    r->rule ? strlen(r->rule) : 0);
+	snprintf(source, sizeof(source), "%s:%u", r->file ? r->file : "",
+	    r->line);
+	field_str(&o, "source", source, strlen(source));
+	if (r->has_outcome) {
+		field_num(&o, "status", r->status);
+		field_num(&o, "bytes_in", r->bytes_in);
+		field_num(&o, "bytes_out", r->bytes_out);
+		field_num(&o, "duration_us", r->duration_us);
+		if (r->reason != NULL && r->reason[0] != '\0')
+			field_str(&o, "reason", r->reason, strlen(r->reason));
+	}
+	put(&o, "}\n", 2);
+	if (o.overflow) {
+		buf[0] = '\0';
+		return 0;
+	}
+	buf[o.len] = '\0';
+	return o.len;
+}
+
+void
+audit_from_verdict(struct audit_record *r, const char *session,
+    const char *event, const char *host, uint16_t port, const char *method,
+    const char *path, size_t pathlen, const struct msg_verdict *v)
+{
+	memset(r, 0, sizeof(*r));
+	clock_gettime(CLOCK_REALTIME, &r->when);
+	r->session = session;
+	r->event = event;
+	r->host = host;
+	r->port = port;
+	r->method = method;
+	r->path = path;
+	r->pathlen = pathlen;
+	r->allow = v->allow == VERDICT_ALLOW;
+	r->rule = v->rule;
+	r->file = v->file;
+	r->line = v->line;
+}
+
+void
+audit_from_event(struct audit_record *r, const char *session,
+    const struct msg_audit_event *ev)
+{
+	static const char *const kinds[] = {
+		[AUDIT_CONN] = "conn",
+		[AUDIT_REQUEST] = "request",
+		[AUDIT_DNS] = "dns",
+		[AUDIT_REFUSED] = "refused",
+	};
+
+	memset(r, 0, sizeof(*r));
+	clock_gettime(CLOCK_REALTIME, &r->when);
+	r->session = session;
+	r->event = ev->kind < sizeof(kinds) / sizeof(kinds[0]) ?
+	    kinds[ev->kind] : "unknown";
+	r->host = ev->host;
+	r->port = ev->port;
+	if (ev->method[0] != '\0')
+		r->method = ev->method;
+	if (ev->path[0] != '\0') {
+		r->path = ev->path;
+		r->pathlen = strlen(ev->path);
+	}
+	r->allow = ev->allow == VERDICT_ALLOW;
+	r->rule = ev->rule;
+	r->file = ev->file;
+	r->line = ev->line;
+	r->has_outcome = true;
+	r->status = ev->status;
+	r->bytes_in = ev->bytes_in;
+	r->bytes_out = ev->bytes_out;
+	r->duration_us = ev->duration_us;
+	r->reason = ev->reason;
+}
+
+int
+audit_write(int fd, const char *line, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = write(fd, line, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		line += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

@@ -1,0 +1,452 @@
+/*
+ * capsem-policyd: holds the merged policy, answers verdicts, writes the
+ * audit log.
+ *
+ * Life:
+ *   start     (before the sandbox) warm up the time zone code;
+ *   sandbox   empty network namespace, empty root, no capabilities,
+ *             seccomp allowlist policyd.seccomp (no socket/open/execve);
+ *   parent    MSG_POLICY_FILE (struct msg_policy_file + file bytes), once
+ *             per origin (user, corp), then MSG_POLICY_COMMIT: parse both,
+ *             build, swap -> MSG_POLICY_RESULT.  A bad file keeps the old
+ *             policy and the result carries "file:line: message".
+ *             A user file with present == 0 means "no user.toml": the
+ *             built-in default for the agent named in msg_policy_file.name.
+ *             MSG_AUDIT_FD: the fd of audit.jsonl (opened O_APPEND by the
+ *             parent); every verdict and AUDIT_EVENT becomes one line.
+ *   netproxy  MSG_CONN_CHECK, MSG_REQUEST_CHECK -> MSG_VERDICT (peerid
+ *             echoed); MSG_AUDIT_EVENT -> audit line.
+ * Until a policy is committed every check is denied (fail closed).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "child.h"
+#include "config.h"
+#include "log.h"
+#include "msg.h"
+#include "policy.h"
+#include "policyd_seccomp.h"
+
+#define POLICYD_MAX_NETPROXY	16
+#define POLICYD_PARENT_MAXLEN	(sizeof(struct msg_policy_file) + MSG_CONFIG_MAX)
+#define POLICYD_NETPROXY_MAXLEN	(sizeof(struct msg_request_check) + MSG_PATH_MAX)
+
+struct policyd;
+
+struct netproxy_peer {
+	struct imsgev	 iev;
+	struct policyd	*pd;
+	uint32_t	 instance;
+	size_t		 slot;
+};
+
+/* A file received for the next commit. */
+struct pending_file {
+	bool		 received;
+	bool		 present;
+	char		 name[MSG_FILE_MAX];
+	char		*data;
+	size_t		 len;
+};
+
+struct policyd {
+	struct child	*child;
+	struct policy	*policy;	/* NULL until the first commit */
+	struct pending_file pending[2];	/* by enum msg_policy_origin */
+	char		 user_name[MSG_FILE_MAX];
+	char		 corp_name[MSG_FILE_MAX];
+	int		 audit_fd;
+	bool		 audit_failed;
+	struct netproxy_peer *peers[POLICYD_MAX_NETPROXY];
+	uint64_t	 nallow;
+	uint64_t	 ndeny;
+	uint64_t	 naudit;
+	uint64_t	 ncommits;
+	char		 audit_line[AUDIT_LINE_MAX];
+};
+
+static const struct sandbox_spec policyd_sandbox = {
+	.name = "policyd",
+	.new_netns = true,
+	.nofile = 64,
+	.rules = policyd_seccomp_rules,
+	.nrules = POLICYD_SECCOMP_NRULES,
+};
+
+/* --- audit --------------------------------------------------------------- */
+
+static void
+audit(struct policyd *pd, const struct audit_record *r)
+{
+	size_t	 n;
+
+	if (pd->audit_fd == -1)
+		return;
+	if ((n = audit_format(r, pd->audit_line, sizeof(pd->audit_line))) == 0) {
+		log_warnx("audit line too long, not written");
+		return;
+	}
+	if (audit_write(pd->audit_fd, pd->audit_line, n) == -1) {
+		if (!pd->audit_failed)
+			log_warn("audit log write");
+		pd->audit_failed = true;
+		return;
+	}
+	pd->naudit++;
+}
+
+static void
+count_and_audit(struct policyd *pd, const char *event, const char *host,
+    uint16_t port, const char *method, const char *path, size_t pathlen,
+    const struct msg_verdict *v)
+{
+	struct audit_record r;
+
+	if (v->allow == VERDICT_ALLOW)
+		pd->nallow++;
+	else
+		pd->ndeny++;
+	log_debug("%s %s:%u %s%s%.*s: %s (%s, %s:%u)", event, host, port,
+	    method ? method : "", method ? " " : "", (int)(path ? pathlen : 0),
+	    path ? path : "", v->allow ? "allow" : "deny", v->rule, v->file,
+	    v->line);
+	audit_from_verdict(&r, pd->child->session_id, event, host, port,
+	    method, path, pathlen, v);
+	audit(pd, &r);
+}
+
+/* --- netproxy channels --------------------------------------------------- */
+
+static void
+send_verdict(struct netproxy_peer *peer, uint32_t peerid,
+    const struct msg_verdict *v)
+{
+	if (imsgev_compose(&peer->iev, MSG_VERDICT, peerid, -1, v,
+	    sizeof(*v)) == -1)
+		fatal("send to netproxy %u", peer->instance);
+}
+
+static void
+netproxy_conn_check(void *ctx, struct imsg *imsg)
+{
+	struct netproxy_peer *peer = ctx;
+	struct msg_conn_check cc;
+	struct msg_verdict v;
+
+	memcpy(&cc, imsg->data, sizeof(cc));
+	if (!imsg_str_ok(cc.host, sizeof(cc.host)) ||
+	    !imsg_str_ok(cc.sni, sizeof(cc.sni)))
+		fatalx("CONN_CHECK from netproxy %u: unterminated string",
+		    peer->instance);
+	policy_conn_check(peer->pd->policy, cc.host, cc.sni, cc.port, &v);
+	count_and_audit(peer->pd, "conn", cc.host, cc.port, NULL, NULL, 0, &v);
+	send_verdict(peer, imsg->hdr.peerid, &v);
+}
+
+static void
+netproxy_request_check(void *ctx, struct imsg *imsg)
+{
+	struct netproxy_peer *peer = ctx;
+	struct msg_request_check rc;
+	struct msg_verdict v;
+	const char *path;
+
+	memcpy(&rc, imsg->data, sizeof(rc));
+	if (rc.path_len != imsg->len - sizeof(rc))
+		fatalx("REQUEST_CHECK from netproxy %u: path_len %u, %zu "
+		    "bytes follow", peer->instance, rc.path_len,
+		    imsg->len - sizeof(rc));
+	if (!imsg_str_ok(rc.host, sizeof(rc.host)) ||
+	    !imsg_str_ok(rc.method, sizeof(rc.method)))
+		fatalx("REQUEST_CHECK from netproxy %u: unterminated string",
+		    peer->instance);
+	path = (const char *)imsg->data + sizeof(rc);
+	policy_request_check(peer->pd->policy, rc.host, rc.port, rc.method,
+	    path, rc.path_len, &v);
+	count_and_audit(peer->pd, "request", rc.host, rc.port, rc.method, path,
+	    rc.path_len, &v);
+	send_verdict(peer, imsg->hdr.peerid, &v);
+}
+
+static void
+netproxy_audit_event(void *ctx, struct imsg *imsg)
+{
+	struct netproxy_peer *peer = ctx;
+	struct msg_audit_event ev;
+	struct audit_record r;
+
+	memcpy(&ev, imsg->data, sizeof(ev));
+	if (!imsg_str_ok(ev.host, sizeof(ev.host)) ||
+	    !imsg_str_ok(ev.method, sizeof(ev.method)) ||
+	    !imsg_str_ok(ev.path, sizeof(ev.path)) ||
+	    !imsg_str_ok(ev.rule, sizeof(ev.rule)) ||
+	    !imsg_str_ok(ev.file, sizeof(ev.file)) ||
+	    !imsg_str_ok(ev.reason, sizeof(ev.reason)))
+		fatalx("AUDIT_EVENT from netproxy %u: unterminated string",
+		    peer->instance);
+	audit_from_event(&r, peer->pd->child->session_id, &ev);
+	audit(peer->pd, &r);
+}
+
+static const struct imsg_handler netproxy_handlers[] = {
+	{ MSG_CONN_CHECK, sizeof(struct msg_conn_check),
+	    sizeof(struct msg_conn_check), IMSG_FD_NONE, netproxy_conn_check },
+	{ MSG_REQUEST_CHECK, sizeof(struct msg_request_check),
+	    POLICYD_NETPROXY_MAXLEN, IMSG_FD_NONE, netproxy_request_check },
+	{ MSG_AUDIT_EVENT, sizeof(struct msg_audit_event),
+	    sizeof(struct msg_audit_event), IMSG_FD_NONE,
+	    netproxy_audit_event },
+};
+
+static void
+netproxy_closed(struct imsgev *iev, void *ctx)
+{
+	struct netproxy_peer *peer = ctx;
+
+	/* The parent sees netproxy die and ends the session; just let go. */
+	log_info("netproxy %u closed its channel", peer->instance);
+	peer->pd->peers[peer->slot] = NULL;
+	imsgev_close(iev);
+	free(peer);
+}
+
+static void
+policyd_peer_channel(struct child *c, enum proc_id peer_id, uint32_t instance,
+    int fd)
+{
+	struct policyd	*pd = c->ctx;
+	struct netproxy_peer *peer;
+	size_t		 slot;
+
+	if (peer_id != PROC_NETPROXY)
+		fatalx("channel to %s: policyd serves netproxy only",
+		    proc_name(peer_id));
+	for (slot = 0; slot < POLICYD_MAX_NETPROXY; slot++)
+		if (pd->peers[slot] == NULL)
+			break;
+	if (slot == POLICYD_MAX_NETPROXY)
+		fatalx("more than %d netproxy channels", POLICYD_MAX_NETPROXY);
+	if ((peer = calloc(1, sizeof(*peer))) == NULL)
+		fatal("calloc");
+	peer->pd = pd;
+	peer->instance = instance;
+	peer->slot = slot;
+	imsgev_init(&peer->iev, c->loop, fd, POLICYD_NETPROXY_MAXLEN,
+	    "netproxy", netproxy_handlers,
+	    sizeof(netproxy_handlers) / sizeof(netproxy_handlers[0]), peer);
+	peer->iev.on_close = netproxy_closed;
+	pd->peers[slot] = peer;
+	log_debug("netproxy %u connected", instance);
+}
+
+/* --- parent: policy files, commit, audit fd ------------------------------ */
+
+static void
+pending_clear(struct pending_file *pf)
+{
+	free(pf->data);
+	memset(pf, 0, sizeof(*pf));
+}
+
+static void
+parent_policy_file(void *ctx, struct imsg *imsg)
+{
+	struct child	*c = ctx;
+	struct policyd	*pd = c->ctx;
+	struct msg_policy_file mf;
+	struct pending_file *pf;
+	size_t		 len = imsg->len - sizeof(mf);
+
+	memcpy(&mf, imsg->data, sizeof(mf));
+	if (mf.origin > POLICY_ORIGIN_CORP || mf.present > 1 ||
+	    !imsg_str_ok(mf.name, sizeof(mf.name)) ||
+	    (mf.present == 0 && len != 0))
+		fatalx("POLICY_FILE: malformed");
+	pf = &pd->pending[mf.origin];
+	pending_clear(pf);
+	pf->received = true;
+	pf->present = mf.present == 1;
+	memcpy(pf->name, mf.name, sizeof(pf->name));
+	if (len > 0) {
+		if ((pf->data = malloc(len)) == NULL)
+			fatal("malloc");
+		memcpy(pf->data, imsg->data + sizeof(mf), len);
+		pf->len = len;
+	}
+}
+
+/* Parse one pending file; NULL config (not present) is fine. */
+static int
+load_pending(struct pending_file *pf, struct config *cfg, bool *have,
+    char *err, size_t errlen)
+{
+	*have = false;
+	if (!pf->received || !pf->present)
+		return 0;
+	if (config_parse_buf(cfg, pf->name, pf->data ? pf->data : "",
+	    pf->len, err, errlen) == -1)
+		return -1;
+	*have = true;
+	return 0;
+}
+
+static void
+parent_policy_commit(void *ctx, struct imsg *imsg)
+{
+	struct child	*c = ctx;
+	struct policyd	*pd = c->ctx;
+	struct pending_file *up = &pd->pending[POLICY_ORIGIN_USER];
+	struct pending_file *cp = &pd->pending[POLICY_ORIGIN_CORP];
+	struct msg_policy_result res;
+	struct config	 user, corp;
+	struct policy	*np = NULL;
+	bool		 have_user = false, have_corp = false;
+
+	(void)imsg;
+	memset(&res, 0, sizeof(res));
+	config_init(&user);
+	config_init(&corp);
+	if (load_pending(up, &user, &have_user, res.error,
+	    sizeof(res.error)) == -1 || load_pending(cp, &corp, &have_corp,
+	    res.error, sizeof(res.error)) == -1)
+		goto done;
+	if (!have_user && policy_builtin_default(up->received ? up->name :
+	    NULL, &user) == -1) {
+		snprintf(res.error, sizeof(res.error), "out of memory");
+		goto done;
+	}
+	np = policy_build(&user, have_corp ? &corp : NULL, res.error,
+	    sizeof(res.error));
+done:
+	config_free(&user);
+	config_free(&corp);
+	if (np != NULL) {
+		policy_free(pd->policy);
+		pd->policy = np;
+		pd->ncommits++;
+		res.ok = 1;
+		snprintf(pd->user_name, sizeof(pd->user_name), "%s",
+		    have_user ? up->name : POLICY_BUILTIN_FILE);
+		snprintf(pd->corp_name, sizeof(pd->corp_name), "%s",
+		    have_corp ? cp->name : "(none)");
+		log_info("policy loaded: user %s, corp %s", pd->user_name,
+		    pd->corp_name);
+	} else
+		log_warnx("policy not loaded%s: %s", pd->policy ?
+		    " (keeping the previous one)" : "", res.error);
+	pending_clear(up);
+	pending_clear(cp);
+	child_send_parent(c, MSG_POLICY_RESULT, imsg->hdr.peerid, -1, &res,
+	    sizeof(res));
+}
+
+static void
+parent_audit_fd(void *ctx, struct imsg *imsg)
+{
+	struct child	*c = ctx;
+	struct policyd	*pd = c->ctx;
+
+	if (pd->audit_fd != -1)
+		close(pd->audit_fd);
+	pd->audit_fd = imsg->fd;
+	imsg->fd = -1;
+	pd->audit_failed = false;
+}
+
+static const struct imsg_handler policyd_parent_handlers[] = {
+	{ MSG_POLICY_FILE, sizeof(struct msg_policy_file),
+	    POLICYD_PARENT_MAXLEN, IMSG_FD_NONE, parent_policy_file },
+	{ MSG_POLICY_COMMIT, 0, 0, IMSG_FD_NONE, parent_policy_commit },
+	{ MSG_AUDIT_FD, 0, 0, IMSG_FD_REQUIRED, parent_audit_fd },
+};
+
+/* --- life ---------------------------------------------------------------- */
+
+static void
+policyd_pre_sandbox(struct child *c)
+{
+	struct policyd	*pd = c->ctx;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+
+	pd->child = c;
+	/* gmtime_r may read zone files once: do it while files exist. */
+	tzset();
+	if (gmtime_r(&now, &tm) == NULL)
+		fatalx("gmtime_r failed");
+}
+
+static void
+policyd_status(struct child *c, struct msg_status *st)
+{
+	struct policyd	*pd = c->ctx;
+
+	st->counters[0] = pd->nallow;
+	st->counters[1] = pd->ndeny;
+	st->counters[2] = pd->naudit;
+	st->counters[3] = pd->ncommits;
+	if (pd->policy == NULL)
+		snprintf(st->detail, sizeof(st->detail),
+		    "no policy loaded: denying everything");
+	else
+		snprintf(st->detail, sizeof(st->detail),
+		    "allowed %llu, denied %llu; user %.40s, corp %.40s",
+		    (unsigned long long)pd->nallow,
+		    (unsigned long long)pd->ndeny, pd->user_name,
+		    pd->corp_name);
+}
+
+static void
+policyd_shutdown(struct child *c)
+{
+	struct policyd	*pd = c->ctx;
+	size_t		 i;
+
+	for (i = 0; i < POLICYD_MAX_NETPROXY; i++) {
+		if (pd->peers[i] == NULL)
+			continue;
+		imsgbuf_flush(&pd->peers[i]->iev.ibuf);
+		imsgev_close(&pd->peers[i]->iev);
+		free(pd->peers[i]);
+		pd->peers[i] = NULL;
+	}
+	if (pd->audit_fd != -1) {
+		close(pd->audit_fd);	/* write(2) went straight to the file */
+		pd->audit_fd = -1;
+	}
+	policy_free(pd->policy);
+	pd->policy = NULL;
+	pending_clear(&pd->pending[0]);
+	pending_clear(&pd->pending[1]);
+}
+
+static const struct child_def policyd_def = {
+	.id = PROC_POLICYD,
+	.sandbox = &policyd_sandbox,
+	.parent_maxlen = POLICYD_PARENT_MAXLEN,
+	.parent_handlers = policyd_parent_handlers,
+	.nparent_handlers = sizeof(policyd_parent_handlers) /
+	    sizeof(policyd_parent_handlers[0]),
+	.pre_sandbox = policyd_pre_sandbox,
+	.on_peer_channel = policyd_peer_channel,
+	.on_status = policyd_status,
+	.on_shutdown = policyd_shutdown,
+};
+
+int
+main(int argc, char *argv[])
+{
+	struct policyd	*pd;
+
+	if ((pd = calloc(1, sizeof(*pd))) == NULL) {
+		fprintf(stderr, "capsem-policyd: out of memory\n");
+		return 1;
+	}
+	pd->audit_fd = -1;
+	child_run(&policyd_def, pd, argc, argv);
+}

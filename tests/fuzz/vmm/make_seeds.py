@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Write the seed inputs of the vmm fuzzers (run from this directory).
+
+vsock: guest memory with the rings at q*0x200 (desc +0, avail +0x100,
+used +0x140, 16 entries), packets from 0x600, receive buffers from 0x1000.
+boot: a minimal bzImage setup header and a minimal ELF64 with a PVH note.
+"""
+import os
+import struct
+
+
+def vsock_hdr(op, dst_port=1443, length=0, dst_cid=2, flags=0, src_port=5000):
+    return struct.pack('<QQIIIHHIII', 3, dst_cid, src_port, dst_port, length, 1,
+                       op, flags, 65536, 0)
+
+
+def vsock_seed(packets):
+    mem = bytearray(0x2000)
+    # rx queue 0: 8 writable buffers of 0x100
+    for i in range(8):
+        struct.pack_into('<QIHH', mem, 0 + 16 * i, 0x1000 + 0x100 * i, 0x100, 2, 0)
+    struct.pack_into('<HH', mem, 0x100, 0, 8)
+    for i in range(8):
+        struct.pack_into('<H', mem, 0x104 + 2 * i, i)
+    # tx queue 1: one descriptor per packet
+    addr = 0x600
+    for i, p in enumerate(packets):
+        mem[addr:addr + len(p)] = p
+        struct.pack_into('<QIHH', mem, 0x200 + 16 * i, addr, len(p), 0, 0)
+        addr += (len(p) + 15) & ~15
+    struct.pack_into('<HH', mem, 0x300, 0, len(packets))
+    for i in range(len(packets)):
+        struct.pack_into('<H', mem, 0x304 + 2 * i, i)
+    return bytes(mem)
+
+
+def bzimage():
+    img = bytearray(2048)
+    img[0x1f1] = 1                       # setup_sects: setup is 1024 bytes
+    struct.pack_into('<H', img, 0x1fe, 0xaa55)
+    img[0x200] = 0xeb
+    img[0x201] = 0x62                    # header ends at 0x264
+    img[0x202:0x206] = b'HdrS'
+    struct.pack_into('<H', img, 0x206, 0x020f)
+    img[0x211] = 0x01                    # LOADED_HIGH
+    struct.pack_into('<I', img, 0x22c, 0x7fffffff)
+    struct.pack_into('<I', img, 0x230, 0x200000)
+    img[0x234] = 1
+    struct.pack_into('<H', img, 0x236, 0x1)   # XLF_KERNEL_64
+    struct.pack_into('<I', img, 0x238, 2047)
+    struct.pack_into('<Q', img, 0x258, 0x1000000)
+    struct.pack_into('<I', img, 0x260, 0x10000)
+    return bytes(img)
+
+
+def pvh_elf():
+    note = struct.pack('<III', 4, 4, 18) + b'Xen\0' + struct.pack('<I', 0x1000100)
+    ehdr_size, phdr_size = 64, 56
+    load_off = ehdr_size + 2 * phdr_size
+    body = b'\x90' * 64
+    note_off = load_off + len(body)
+    ehdr = b'\x7fELF' + bytes([2, 1, 1]) + bytes(9) + struct.pack(
+        '<HHIQQQIHHHHHH', 2, 62, 1, 0xffffffff81000000, ehdr_size, 0, 0,
+        ehdr_size, phdr_size, 2, 64, 0, 0)
+    load = struct.pack('<IIQQQQQQ', 1, 5, load_off, 0xffffffff81000000,
+                       0x1000000, len(body), 0x2000, 0x1000)
+    pnote = struct.pack('<IIQQQQQQ', 4, 4, note_off, 0, 0, len(note), len(note), 4)
+    return ehdr + load + pnote + body + note
+
+
+def write(d, name, data):
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, name), 'wb').write(data)
+
+
+write('seeds/vsock', 'request', vsock_seed([vsock_hdr(1)]))
+write('seeds/vsock', 'request-rw-shutdown', vsock_seed([
+    vsock_hdr(1), vsock_hdr(5, length=5) + b'hello', vsock_hdr(4, flags=3)]))
+write('seeds/vsock', 'control-ready', vsock_seed([
+    vsock_hdr(1, dst_port=1024), vsock_hdr(5, dst_port=1024, length=6) + b'READY\n',
+    vsock_hdr(7, dst_port=1024), vsock_hdr(3, dst_port=1024)]))
+write('seeds/vsock', 'refused', vsock_seed([
+    vsock_hdr(1, dst_port=4444), vsock_hdr(1, dst_cid=1)]))
+write('seeds/boot', 'bzimage', bzimage())
+write('seeds/boot', 'pvh-elf', pvh_elf())
+vq = bytearray(8 + 0x800)
+vq[0:8] = bytes([4, 0, 1, 2, 0, 0, 8, 0])   # num 16, desc 0, avail 0x100, used 0x200
+struct.pack_into('<QIHH', vq, 8 + 0, 0x100400, 16, 1, 1)
+struct.pack_into('<QIHH', vq, 8 + 16, 0x100500, 64, 2, 0)
+struct.pack_into('<HHH', vq, 8 + 0x100, 0, 1, 0)
+write('seeds/virtq', 'two-desc-chain', bytes(vq))

@@ -1,0 +1,53 @@
+/*
+ * devices: constructors of the virtio devices (one file each).  Each
+ * returns the transport struct to attach to the VM, or NULL with err set.
+ */
+#ifndef CAPSEM_VMM_DEVICES_H
+#define CAPSEM_VMM_DEVICES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtio.h"
+
+struct dev_env {
+	const struct guestmem *mem;
+	struct event_loop *loop;
+	int		 vm_fd;
+	uint64_t	 base;
+	unsigned	 irq;
+};
+
+/* hvc0: guest output to out_fd, in_fd to the guest (raw bytes). */
+struct virtio_dev *dev_console_new(const struct dev_env *, int in_fd, int out_fd,
+	    char *err, size_t errlen);
+
+/* A disk image on fd; writable adds FLUSH, else VIRTIO_BLK_F_RO. */
+struct virtio_dev *dev_blk_new(const struct dev_env *, int fd, bool writable,
+	    unsigned index, char *err, size_t errlen);
+
+/* Entropy from getrandom(2). */
+struct virtio_dev *dev_rng_new(const struct dev_env *, char *err, size_t errlen);
+
+/* vsock: what the host side does with guest connections. */
+#define VSOCK_HOST_CID		2
+#define VSOCK_GUEST_CID		3
+#define VSOCK_PORT_CONTROL	1024
+#define VSOCK_PORT_DNS		1053
+#define VSOCK_PORT_HTTP		1080
+#define VSOCK_PORT_HTTPS	1443
+#define VSOCK_MAX_CONNS		64
+
+struct vsock_host {
+	/* A guest stream to a proxied port: take fd (our end is kept). 0/-1 */
+	int		(*stream_new)(void *arg, uint32_t port, int fd);
+	/* A line the guest sent on the control port (NUL-terminated). */
+	void		(*control_line)(void *arg, const char *line);
+	void		*arg;
+};
+
+struct virtio_dev *dev_vsock_new(const struct dev_env *, const struct vsock_host *,
+	    char *err, size_t errlen);
+
+#endif
