@@ -18,6 +18,10 @@ PACKAGES="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   rsync erofs-utils build-essential gzip"
 
 deps() {
+	# The package lists also serve the vm suite's `apt-get download`.
+	if [ "$(id -u)" -eq 0 ]; then
+		apt-get update -qq || echo "setup.sh: apt-get update failed" >&2
+	fi
 	missing=""
 	for p in $PACKAGES; do
 		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
@@ -30,7 +34,6 @@ deps() {
 	fi
 	echo "setup.sh: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 

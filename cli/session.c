@@ -1356,7 +1356,8 @@ session_run(const struct session_opts *opts)
 	for (i = 0; i < nproxies; i++)
 		s->proxies[i] = proxies[i] = spawn_child(s, PROC_NETPROXY, i);
 	s->nproxies = nproxies;
-	vmm = spawn_child(s, PROC_VMM, 0);
+	if (opts->mode != SESSION_PROXY)	/* proxy mode: no VM, no vmm */
+		vmm = spawn_child(s, PROC_VMM, 0);
 	if (s->log_pipe != -1) {
 		close(s->log_pipe);
 		s->log_pipe = -1;
@@ -1396,7 +1397,8 @@ session_run(const struct session_opts *opts)
 		connect_children(proxies[i], certd);
 		connect_children(proxies[i], policyd);
 	}
-	connect_children(vmm, proxies[0]);
+	if (vmm != NULL)
+		connect_children(vmm, proxies[0]);
 
 	ctl_listen(s);
 	s->ready_timer = timer_add(s->loop, SESSION_READY_MS, ready_expired, s);

@@ -69,7 +69,7 @@ struct vsock {
 	struct vsock_hdr ctrl[VSOCK_CTRL_QUEUE];
 	unsigned	 ctrl_head, ctrl_len;
 	uint8_t		 buf[VSOCK_READ_CHUNK];
-	uint64_t	 resets, refused;
+	uint64_t	 resets, refused, ctrl_dropped;
 };
 
 static void	vsock_fd_ready(int, uint32_t, void *);
@@ -87,7 +87,10 @@ static void
 queue_ctrl(struct vsock *vs, const struct vsock_hdr *h)
 {
 	if (vs->ctrl_len == VSOCK_CTRL_QUEUE) {
-		log_warnx("virtio-vsock: control queue full, packet dropped");
+		/* the guest posts no receive buffers: drop, say so once */
+		if (vs->ctrl_dropped++ == 0)
+			log_warnx("virtio-vsock: control queue full, "
+			    "packets dropped");
 		return;
 	}
 	vs->ctrl[(vs->ctrl_head + vs->ctrl_len) % VSOCK_CTRL_QUEUE] = *h;

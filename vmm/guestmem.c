@@ -25,7 +25,7 @@ guestmem_alloc(struct guestmem *gm, uint64_t mem_bytes)
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
-	(void)madvise(p, low, MADV_MERGEABLE);
+	/* never MADV_MERGEABLE: page sharing across guests is a side channel */
 	gm->region[0] = (struct guestmem_region){ 0, low, p };
 	gm->nregions = 1;
 	if (high > 0) {

@@ -481,6 +481,8 @@ msg_vm_start(void *ctx, struct imsg *imsg)
 	(void)imsg;
 	if (!v->have_setup || v->started)
 		fatalx("VM_START before VM_SETUP or twice");
+	v->child = c;
+	v->loop = c->loop;
 	if (vmm_boot(v, err, sizeof(err)) == -1) {
 		struct msg_vm_event ev;
 

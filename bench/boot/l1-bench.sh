@@ -41,7 +41,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[i
 
 echo "BENCH kernel: $(basename "$K"), initrd $(wc -c < "$I") bytes, $ROUNDS rounds"
 v=""; q=""; rss=""
-for r in $(seq "$ROUNDS"); do
+for _ in $(seq "$ROUNDS"); do
 	x=$(one vmm); v="$v $x"
 	m=$(grep -o 'vmm -\{0,1\}[0-9]* KiB' /tmp/b.out | tail -1)
 	[ -n "$m" ] && rss="$m ($(grep -o 'max RSS [0-9]* KiB, guest RAM touched [0-9]* KiB' /tmp/b.out | tail -1))"

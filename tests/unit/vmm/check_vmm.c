@@ -288,6 +288,7 @@ START_TEST(mmio_identity)
 	mmio_write(d, 0x70, 3 | VIRTIO_STATUS_FEATURES_OK);
 	ck_assert_uint_eq(mmio_read(d, 0x70) & VIRTIO_STATUS_FEATURES_OK, 0);
 	close(fd);
+	free(d->impl);		/* the device struct starts the blk state */
 }
 END_TEST
 
@@ -323,6 +324,7 @@ START_TEST(blk_read_and_bounds)
 	bring_up(d);
 	ck_assert_uint_eq(mmio_read(d, 0x70) & VIRTIO_STATUS_NEEDS_RESET, 0);
 	close(fd);
+	free(d->impl);		/* the device struct starts the blk state */
 }
 END_TEST
 
@@ -341,6 +343,7 @@ START_TEST(blk_write_writable)
 	ck_assert_uint_eq(back[0], 'Z');
 	ck_assert_uint_eq(back[511], 'Z');
 	close(fd);
+	free(d->impl);		/* the device struct starts the blk state */
 }
 END_TEST
 
@@ -361,6 +364,7 @@ START_TEST(vsock_checks)
 	h.op = VSOCK_OP_REQUEST;
 	h.buf_alloc = 4096;
 	vsock_hdr_encode(&h, raw);
+	memset(&back, 0, sizeof(back));		/* padding compares too */
 	vsock_hdr_decode(raw, &back);
 	ck_assert_int_eq(memcmp(&h, &back, sizeof(h)), 0);
 	ck_assert_int_eq(vsock_pkt_check(&h, 0, 3, 2, &why), VSOCK_PKT_OK);
@@ -384,6 +388,158 @@ START_TEST(vsock_checks)
 	h.dst_cid = 2;
 	h.src_cid = 4;		/* spoofed source */
 	ck_assert_int_eq(vsock_pkt_check(&h, 0, 3, 2, &why), VSOCK_PKT_BAD);
+}
+END_TEST
+
+/* --- vsock device ------------------------------------------------------ */
+
+#define VQ_BASE(q)	(0x20000ULL + (q) * 0x2000ULL)	/* desc; avail +0x1000; used +0x1800 */
+#define RXBUF		0x40000ULL
+#define TXPKT		0x60000ULL
+
+static int streams_made;
+
+static int
+count_stream(void *arg, uint32_t port, int fd)
+{
+	(void)arg;
+	ck_assert_uint_eq(port, 1443);
+	streams_made++;
+	close(fd);
+	return 0;
+}
+
+static void
+ring_desc(unsigned q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags)
+{
+	uint8_t *d = mem + VQ_BASE(q) + 16 * i;
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memset(d + 14, 0, 2);
+}
+
+static void
+ring_avail(unsigned q, uint16_t idx)
+{
+	uint16_t i;
+
+	for (i = 0; i < idx; i++)
+		memcpy(mem + VQ_BASE(q) + 0x1000 + 4 + 2 * i, &i, 2);
+	memcpy(mem + VQ_BASE(q) + 0x1000 + 2, &idx, 2);
+}
+
+static void
+tx_packet(unsigned i, uint64_t dst_cid, uint32_t src_port, uint32_t dst_port,
+    uint16_t op)
+{
+	struct vsock_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.src_cid = 3;
+	h.dst_cid = dst_cid;
+	h.src_port = src_port;
+	h.dst_port = dst_port;
+	h.type = VSOCK_TYPE_STREAM;
+	h.op = op;
+	h.buf_alloc = 65536;
+	vsock_hdr_encode(&h, mem + TXPKT + 64 * i);
+	ring_desc(1, i, TXPKT + 64 * i, VSOCK_HDR_SIZE, 0);
+}
+
+/* Ops of the packets the device put in the receive queue, in order. */
+static unsigned
+rx_ops(uint16_t *ops, unsigned max, uint32_t *ports)
+{
+	uint16_t used, i;
+
+	memcpy(&used, mem + VQ_BASE(0) + 0x1800 + 2, 2);
+	for (i = 0; i < used && i < max; i++) {
+		uint32_t id;
+		struct vsock_hdr h;
+
+		memcpy(&id, mem + VQ_BASE(0) + 0x1800 + 4 + 8 * i, 4);
+		vsock_hdr_decode(mem + RXBUF + 0x100 * id, &h);
+		ops[i] = h.op;
+		ports[i] = h.src_port;
+	}
+	return used;
+}
+
+START_TEST(vsock_ports_and_limit)
+{
+	static const struct vsock_host host = { count_stream, NULL, NULL };
+	struct dev_env	 env;
+	struct virtio_dev *d;
+	char		 err[128];
+	uint16_t	 ops[128];
+	uint32_t	 ports[128];
+	unsigned	 q, i, n, responses = 0, resets = 0;
+
+	memset(&env, 0, sizeof(env));
+	env.mem = &gm;
+	env.loop = event_loop_new();
+	env.vm_fd = -1;
+	env.base = VIRTIO_MMIO_BASE;
+	env.irq = 5;
+	ck_assert_ptr_nonnull(env.loop);
+	d = dev_vsock_new(&env, &host, err, sizeof(err));
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(mmio_read(d, 0x008), VIRTIO_ID_VSOCK);
+	ck_assert_uint_eq(mmio_read(d, 0x100), 3);	/* guest CID */
+
+	mmio_write(d, 0x70, 3);
+	mmio_write(d, 0x24, 1);
+	mmio_write(d, 0x20, 1);
+	mmio_write(d, 0x70, 3 | VIRTIO_STATUS_FEATURES_OK);
+	for (q = 0; q < 3; q++) {
+		mmio_write(d, 0x30, q);
+		mmio_write(d, 0x38, 128);
+		mmio_write(d, 0x80, (uint32_t)VQ_BASE(q));
+		mmio_write(d, 0x90, (uint32_t)(VQ_BASE(q) + 0x1000));
+		mmio_write(d, 0xa0, (uint32_t)(VQ_BASE(q) + 0x1800));
+		mmio_write(d, 0x44, 1);
+	}
+	mmio_write(d, 0x70, 3 | 8 | VIRTIO_STATUS_DRIVER_OK);
+	for (i = 0; i < 128; i++)
+		ring_desc(0, i, RXBUF + 0x100 * i, 0x100, VIRTQ_DESC_F_WRITE);
+	ring_avail(0, 128);
+
+	/* 65 connections to 1443, then 4444, then CID 1 */
+	for (i = 0; i < VSOCK_MAX_CONNS + 1; i++)
+		tx_packet(i, 2, 10000 + i, 1443, VSOCK_OP_REQUEST);
+	tx_packet(i++, 2, 20000, 4444, VSOCK_OP_REQUEST);
+	tx_packet(i++, 1, 20001, 1443, VSOCK_OP_REQUEST);
+	ring_avail(1, (uint16_t)i);
+	virtio_kick(d, 1);
+
+	n = rx_ops(ops, 128, ports);
+	ck_assert_uint_eq(n, VSOCK_MAX_CONNS + 3);
+	for (i = 0; i < n; i++) {
+		if (ops[i] == VSOCK_OP_RESPONSE)
+			responses++;
+		else if (ops[i] == VSOCK_OP_RST)
+			resets++;
+	}
+	ck_assert_uint_eq(responses, VSOCK_MAX_CONNS);
+	ck_assert_uint_eq(resets, 3);
+	ck_assert_int_eq(streams_made, VSOCK_MAX_CONNS);
+	ck_assert_uint_eq(ops[n - 2], VSOCK_OP_RST);	/* 4444 */
+	ck_assert_uint_eq(ports[n - 2], 4444);
+	ck_assert_uint_eq(ops[n - 1], VSOCK_OP_RST);	/* CID 1 */
+	ck_assert_uint_eq(mmio_read(d, 0x70) & VIRTIO_STATUS_NEEDS_RESET, 0);
+
+	/* a packet claiming another source CID breaks the device */
+	tx_packet(VSOCK_MAX_CONNS + 3, 2, 30000, 1443, VSOCK_OP_REQUEST);
+	mem[TXPKT + 64 * (VSOCK_MAX_CONNS + 3)] = 7;	/* src_cid */
+	ring_avail(1, VSOCK_MAX_CONNS + 4);
+	virtio_kick(d, 1);
+	ck_assert_uint_eq(mmio_read(d, 0x70) & VIRTIO_STATUS_NEEDS_RESET,
+	    VIRTIO_STATUS_NEEDS_RESET);
+	mmio_write(d, 0x70, 0);		/* reset closes every connection */
+	free(d->impl);
+	event_loop_free(env.loop);
 }
 END_TEST
 
@@ -570,6 +726,7 @@ vmm_suite(void)
 	tcase_add_test(tc, blk_read_and_bounds);
 	tcase_add_test(tc, blk_write_writable);
 	tcase_add_test(tc, vsock_checks);
+	tcase_add_test(tc, vsock_ports_and_limit);
 	tcase_add_test(tc, bzimage_header);
 	tcase_add_test(tc, pvh_note);
 	tcase_add_test(tc, tables);

@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""VM test runner for capsem-vmm.
+
+Where /dev/kvm exists the checks (l1-run.sh) run directly.  Elsewhere a
+first-level guest (L1) boots Debian's stock kernel under
+`qemu-system-x86_64 -accel tcg -cpu EPYC -smp 2 -m 3G`, loads kvm_amd
+(nested SVM works under TCG) and runs the same checks there; the results
+come back on L1's serial console.
+
+Inputs: the build directory (capsem-vmm, vm-host, guest-check), Debian's
+kernel package (downloaded once with apt-get and cached under
+${CAPSEM_CACHE:-/var/cache/capsem}/debian-kernel/) and, when available,
+the capsem guest kernel (guest/kernel/build.sh; CAPSEM_VM_GUEST_KERNEL=DIR
+to name one, CAPSEM_VM_GUEST_KERNEL=none to skip).
+
+Prints one "PASS name" / "FAIL name: why" line per check, then
+"N passed, N failed"; exit status 0 only if nothing failed.
+"""
+import argparse
+import glob
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+CACHE = os.environ.get('CAPSEM_CACHE', '/var/cache/capsem')
+XZ_MAGIC = b'\xfd7zXZ\x00'
+WITH_QEMU = False
+DISK_SIZE = 4 << 20
+
+
+def log(msg):
+    print('nested: ' + msg, file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def debian_kernel():
+    """Extracted Debian kernel: (dir, version) with vmlinux, vmlinuz, modules."""
+    base = os.path.join(CACHE, 'debian-kernel')
+    for d in sorted(glob.glob(os.path.join(base, '*', 'vmlinux')), reverse=True):
+        kdir = os.path.dirname(d)
+        return kdir, os.path.basename(kdir)
+    os.makedirs(base, exist_ok=True)
+    out = subprocess.run(['apt-cache', 'depends', 'linux-image-amd64'],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r'Depends: (linux-image-(\S+)-amd64)\b', out)
+    if not m:
+        sys.exit('nested: cannot find the Debian kernel package (apt-get update?)')
+    pkg, ver = m.group(1), m.group(2) + '-amd64'
+    kdir = os.path.join(base, ver)
+    tmp = tempfile.mkdtemp(dir=base)
+    log('downloading %s' % pkg)
+    run(['apt-get', 'download', '-q', pkg], cwd=tmp, stdout=subprocess.DEVNULL)
+    deb = glob.glob(os.path.join(tmp, '*.deb'))[0]
+    root = os.path.join(tmp, 'root')
+    run(['dpkg-deb', '-x', deb, root])
+    run(['depmod', '-b', root, ver])
+    vmlinuz = os.path.join(root, 'boot', 'vmlinuz-' + ver)
+    data = open(vmlinuz, 'rb').read()
+    off = data.find(XZ_MAGIC)
+    if off < 0:
+        sys.exit('nested: no xz payload in ' + vmlinuz)
+    p = subprocess.run(['xz', '-dc'], input=data[off:], capture_output=True)
+    if not p.stdout.startswith(b'\x7fELF'):
+        sys.exit('nested: decompressed kernel is not an ELF file')
+    os.makedirs(os.path.join(tmp, 'out'))
+    open(os.path.join(tmp, 'out', 'vmlinux'), 'wb').write(p.stdout)
+    shutil.copy(vmlinuz, os.path.join(tmp, 'out', 'vmlinuz'))
+    mods = subprocess.run(['modprobe', '-S', ver, '-d', root, '--show-depends',
+                           'kvm_amd'], capture_output=True, text=True,
+                          check=True).stdout.split('\n')
+    os.makedirs(os.path.join(tmp, 'out', 'modules'))
+    order = []
+    for line in mods:
+        f = line.split()
+        if len(f) >= 2 and f[0] == 'insmod':
+            shutil.copy(f[1], os.path.join(tmp, 'out', 'modules'))
+            order.append(os.path.basename(f[1]))
+    open(os.path.join(tmp, 'out', 'modules.order'), 'w').write('\n'.join(order) + '\n')
+    if os.path.exists(kdir):
+        shutil.rmtree(kdir)
+    os.rename(os.path.join(tmp, 'out'), kdir)
+    shutil.rmtree(tmp)
+    return kdir, ver
+
+
+def guest_kernel():
+    want = os.environ.get('CAPSEM_VM_GUEST_KERNEL', '')
+    if want == 'none':
+        return None
+    if want:
+        return want
+    script = os.path.join(SRC, 'guest', 'kernel', 'build.sh')
+    if not os.path.exists(script):
+        return None
+    p = subprocess.run(['sh', script], capture_output=True, text=True)
+    lines = p.stdout.strip().split('\n')
+    if p.returncode != 0 or not lines or not os.path.isdir(lines[-1]):
+        log('guest kernel build failed: ' + p.stderr.strip()[-300:])
+        return None
+    return lines[-1]
+
+
+def make_cpio(root, out):
+    files = subprocess.run('cd %s && find . | sort' % root, shell=True,
+                           capture_output=True, check=True).stdout
+    with open(out, 'wb') as f:
+        subprocess.run(['cpio', '-o', '-H', 'newc', '--quiet', '-R', '0:0'],
+                       cwd=root, input=files, stdout=f, check=True)
+
+
+def make_disk(path):
+    h = hashlib.sha256()
+    block = b''
+    seed = b'capsem-vm-test-disk'
+    with open(path, 'wb') as f:
+        n = 0
+        while n < DISK_SIZE:
+            seed = hashlib.sha256(seed).digest()
+            block = seed * 128       # 4 KiB
+            f.write(block)
+            h.update(block)
+            n += len(block)
+    return h.hexdigest()
+
+
+def copy_libs(binary, root):
+    out = subprocess.run(['ldd', binary], capture_output=True, text=True).stdout
+    for line in out.split('\n'):
+        m = re.search(r'(/\S+)', line)
+        if not m or not os.path.exists(m.group(1)):
+            continue
+        lib = m.group(1)
+        dest = os.path.join(root, lib.lstrip('/'))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy(os.path.realpath(lib), dest)
+
+
+L1_SCRIPT = os.path.join(HERE, 'l1-run.sh')
+QEMU_ROMS = ['bios-microvm.bin', 'qboot.rom', 'pvh.bin', 'linuxboot_dma.bin',
+             'kvmvapic.bin']
+
+
+def add_qemu(root, vmdir):
+    """qemu-system-x86_64, its libraries and the ROMs microvm needs."""
+    qdir = os.path.join(vmdir, 'qemu')
+    os.makedirs(qdir, exist_ok=True)
+    shutil.copy('/usr/bin/qemu-system-x86_64', qdir)
+    copy_libs('/usr/bin/qemu-system-x86_64', root)
+    for rom in QEMU_ROMS:
+        src = os.path.join('/usr/share/qemu', rom)
+        if os.path.exists(src):
+            shutil.copy(os.path.realpath(src), qdir)
+
+
+def triple_fault_kernel():
+    """A PVH ELF whose first instruction is ud2: with no IDT the vCPU
+    triple-faults at once."""
+    import struct
+    code = b'\x0f\x0b' + b'\x90' * 14
+    note = struct.pack('<III', 4, 4, 18) + b'Xen\0' + struct.pack('<I', 0x1000000)
+    load_off = 64 + 2 * 56
+    note_off = load_off + len(code)
+    ehdr = b'\x7fELF' + bytes([2, 1, 1]) + bytes(9) + struct.pack(
+        '<HHIQQQIHHHHHH', 2, 62, 1, 0x1000000, 64, 0, 0, 64, 56, 2, 64, 0, 0)
+    load = struct.pack('<IIQQQQQQ', 1, 5, load_off, 0x1000000, 0x1000000,
+                       len(code), len(code), 16)
+    pnote = struct.pack('<IIQQQQQQ', 4, 4, note_off, 0, 0, len(note), len(note), 4)
+    return ehdr + load + pnote + code + note
+
+
+def build_payload(build, vmdir, kdir, gdir):
+    """Fill vmdir with everything l1-run.sh needs; returns the disk hash."""
+    os.makedirs(vmdir, exist_ok=True)
+    for src, name in [(os.path.join(build, 'vmm', 'capsem-vmm'), 'capsem-vmm'),
+                      (os.path.join(build, 'tests', 'vm', 'vm-host'), 'vm-host'),
+                      (L1_SCRIPT, 'l1-run.sh')]:
+        shutil.copy(src, os.path.join(vmdir, name))
+    # the test guest
+    l2 = tempfile.mkdtemp()
+    os.makedirs(os.path.join(l2, 'bin'))
+    shutil.copy('/bin/busybox', os.path.join(l2, 'bin', 'busybox'))
+    os.symlink('busybox', os.path.join(l2, 'bin', 'sh'))
+    shutil.copy(os.path.join(build, 'tests', 'vm', 'guest-check'),
+                os.path.join(l2, 'bin', 'guest-check'))
+    shutil.copy(os.path.join(HERE, 'l2-init.sh'), os.path.join(l2, 'init'))
+    os.chmod(os.path.join(l2, 'init'), 0o755)
+    make_cpio(l2, os.path.join(vmdir, 'l2-initrd.cpio'))
+    shutil.rmtree(l2)
+    digest = make_disk(os.path.join(vmdir, 'disk.img'))
+    open(os.path.join(vmdir, 'triple-fault.elf'), 'wb').write(triple_fault_kernel())
+    shutil.copy(os.path.join(kdir, 'vmlinux'), os.path.join(vmdir, 'stock-vmlinux'))
+    shutil.copy(os.path.join(kdir, 'vmlinuz'), os.path.join(vmdir, 'stock-vmlinuz'))
+    k = ['STOCK_VMLINUX=%s/stock-vmlinux' % '$D', 'STOCK_BZIMAGE=%s/stock-vmlinuz' % '$D',
+         'DISK=$D/disk.img']
+    if gdir:
+        shutil.copy(os.path.join(gdir, 'vmlinux'), os.path.join(vmdir, 'guest-vmlinux'))
+        shutil.copy(os.path.join(gdir, 'bzImage'), os.path.join(vmdir, 'guest-bzImage'))
+        k += ['GUEST_VMLINUX=$D/guest-vmlinux', 'GUEST_BZIMAGE=$D/guest-bzImage']
+    else:
+        k += ['GUEST_VMLINUX=', 'GUEST_BZIMAGE=']
+    open(os.path.join(vmdir, 'kernels.txt'), 'w').write('\n'.join(k) + '\n')
+    return digest
+
+
+def run_nested(build, kdir, gdir, timeout, logpath):
+    work = tempfile.mkdtemp(prefix='capsem-nested-')
+    try:
+        root = os.path.join(work, 'root')
+        vmdir = os.path.join(root, 'vm')
+        digest = build_payload(build, vmdir, kdir, gdir)
+        os.makedirs(os.path.join(root, 'bin'))
+        shutil.copy('/bin/busybox', os.path.join(root, 'bin', 'busybox'))
+        os.symlink('busybox', os.path.join(root, 'bin', 'sh'))
+        shutil.copy(os.path.join(HERE, 'l1-init.sh'), os.path.join(root, 'init'))
+        os.chmod(os.path.join(root, 'init'), 0o755)
+        os.makedirs(os.path.join(vmdir, 'modules'))
+        for m in open(os.path.join(kdir, 'modules.order')).read().split():
+            shutil.copy(os.path.join(kdir, 'modules', m), os.path.join(vmdir, 'modules'))
+        shutil.copy(os.path.join(kdir, 'modules.order'), vmdir)
+        for b in ('capsem-vmm', 'vm-host'):
+            copy_libs(os.path.join(vmdir, b), root)
+        if WITH_QEMU:
+            add_qemu(root, vmdir)
+        initrd = os.path.join(work, 'l1.cpio')
+        make_cpio(root, initrd)
+        cmd = ['qemu-system-x86_64', '-accel', 'tcg', '-cpu', 'EPYC', '-smp', '2',
+               '-m', '3G', '-nographic', '-no-reboot', '-nodefaults',
+               '-serial', 'stdio', '-kernel', os.path.join(kdir, 'vmlinux'),
+               '-initrd', initrd, '-append',
+               'console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init']
+        log('booting L1: ' + ' '.join(cmd))
+        t0 = time.time()
+        with open(logpath, 'wb') as out:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT)
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                log('L1 timed out after %d s' % timeout)
+        log('L1 ran %.1f s' % (time.time() - t0))
+        for m in re.finditer(rb'CAPSEM-CASE (\S+) end (\d+s)',
+                             open(logpath, 'rb').read()):
+            log('case %s took %s' % (m.group(1).decode(), m.group(2).decode()))
+        return digest
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_direct(build, kdir, gdir, logpath):
+    work = tempfile.mkdtemp(prefix='capsem-vm-')
+    try:
+        vmdir = os.path.join(work, 'vm')
+        digest = build_payload(build, vmdir, kdir, gdir)
+        with open(logpath, 'wb') as out:
+            subprocess.run(['sh', os.path.join(vmdir, 'l1-run.sh'), vmdir],
+                           stdout=out, stderr=subprocess.STDOUT, timeout=900)
+        return digest
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def sections(text):
+    out = {}
+    for m in re.finditer(r'CAPSEM-CASE (\S+) start\n(.*?)CAPSEM-CASE \1 end',
+                         text, re.S):
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+def device_checks(expect, case, d, text, digest):
+    """The device checks of one case section."""
+    expect(case + ': ' + 'console: hvc0 round trip', 'L2 console: PONG 4242' in d, 'no PONG')
+    expect(case + ': ' + 'blk: image reads back with its sha256', 'L2 blk sha256=' + digest in d,
+           'hash differs or missing')
+    expect(case + ': ' + 'blk: read-only disk refuses writes', 'L2 blk-ro: refused' in d, 'not refused')
+    expect(case + ': ' + 'blk: writable scratch disk round trip (guest and host)',
+           'L2 scratch: capsem-scratch' in d and ('SCRATCH-HOST %s capsem-scratch' % case) in text,
+           'scratch contents differ')
+    m = re.search(r'L2 rng: ([0-9a-f]*)', d)
+    expect(case + ': ' + 'rng: virtio-rng is the guest hwrng', 'L2 rng-current: virtio_rng' in d,
+           'not current')
+    expect(case + ': ' + 'rng: returns random bytes', m and len(m.group(1)) == 64 and
+           m.group(1) != '0' * 64, 'no bytes')
+    expect(case + ': ' + 'vsock: control port READY', 'L2 control: sent' in d, 'not sent')
+    expect(case + ': ' + 'vsock: port 4444 is reset', 'L2 vsock-refused-2-4444: reset' in d, 'not reset')
+    expect(case + ': ' + 'vsock: CID 1 is reset', 'L2 vsock-refused-1-1443: reset' in d, 'not reset')
+    expect(case + ': ' + 'vsock: 1443 reaches the netproxy channel with header and guest CID',
+           'stream-new port=1443 cid=3 header=1' in d and
+           'stream-header port=1443: CAPSEM/1 192.0.2.1 443' in d, 'no stream')
+    expect(case + ': ' + 'vsock: 10 MB echo intact', 'L2 vsock-1443: ok 10485760' in d,
+           (re.search(r'L2 vsock-1443: .*', d) or [''])[0])
+    m = re.search(r'VMM-PROC(.*)', d)
+    proc = m.group(1) if m else ''
+    expect(case + ': ' + 'sandbox: CapEff 0', re.search(r'CapEff: 0+\b', proc), proc or 'no report')
+    expect(case + ': ' + 'sandbox: Seccomp 2', re.search(r'Seccomp: 2\b', proc), proc or 'no report')
+
+
+def check(text, digest, have_guest):
+    results = []
+
+    def expect(name, ok, why=''):
+        results.append((name, bool(ok), why))
+
+    text = text.replace('\r', '')
+    expect('harness: /dev/kvm in the test machine', 'L1: /dev/kvm ready' in text
+           or 'CAPSEM-RUN-END' in text, 'no /dev/kvm')
+    expect('harness: all cases ran', 'CAPSEM-RUN-END' in text, 'run did not finish')
+    sec = sections(text)
+    cases = ['pvh-stock', 'bzimage', 'panic', 'poweroff', 'triple-fault']
+    if have_guest:
+        cases[1:1] = ['devices', 'devices-standalone']
+    for c in cases:
+        s = sec.get(c, '')
+        m = re.search(r'CAPSEM-RESULT %s-exit (PASS|FAIL)(.*)' % re.escape(c), s)
+        expect('%s: vmm exit status and reason' % c, m and m.group(1) == 'PASS',
+               m.group(2).strip() if m else 'no result')
+    for c in ['pvh-stock', 'bzimage'] + (['devices', 'devices-standalone']
+                                         if have_guest else []):
+        expect('%s: guest reached init and its end marker' % c,
+               'L2-MARKER done' in sec.get(c, ''), 'marker missing')
+    expect('pvh-stock: 2 vCPUs came up (MP table)',
+           'L2 cpus: 2' in sec.get('pvh-stock', ''), 'second CPU not seen')
+    if have_guest:
+        m = re.search(r'L2 memtotal: (\d+)', sec.get('bzimage', ''))
+        expect('bzimage: 3.5 GiB of RAM around the MMIO hole',
+               m and int(m.group(1)) > 3 * 1024 * 1024, m.group(0) if m else 'no line')
+    expect('panic: reason names the kernel panic',
+           re.search(r'reason=guest kernel panic.*Kernel panic', sec.get('panic', '')),
+           'reason missing')
+    if not have_guest:
+        return results
+    expect('devices: the parent gets VM_EVENT READY (control port)',
+           'parent: VM_EVENT kind=1' in sec.get('devices', ''), 'no READY event')
+    expect('devices: the parent gets VM_EVENT EXIT with the reason',
+           'parent: VM_EVENT kind=2 status=0 reason=guest reset' in sec.get('devices', ''),
+           'no EXIT event')
+    for case in ('devices', 'devices-standalone'):
+        device_checks(expect, case, sec.get(case, ''), text, digest)
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--build-dir', required=True)
+    ap.add_argument('--timeout', type=int, default=900)
+    ap.add_argument('--log', default=None)
+    ap.add_argument('--nested', action='store_true', help='use L1 even with /dev/kvm')
+    ap.add_argument('--l1-script', help='run this instead of l1-run.sh')
+    ap.add_argument('--with-qemu', action='store_true', help='pack qemu into L1')
+    ap.add_argument('--report', help='print log lines with this prefix, no checks')
+    args = ap.parse_args()
+    global L1_SCRIPT, WITH_QEMU
+    if args.l1_script:
+        L1_SCRIPT = os.path.abspath(args.l1_script)
+    WITH_QEMU = args.with_qemu
+    build = os.path.abspath(args.build_dir)
+    logpath = args.log or os.path.join(build, 'tests', 'vm', 'vm-run.log')
+    os.makedirs(os.path.dirname(logpath), exist_ok=True)
+    kdir, ver = debian_kernel()
+    gdir = guest_kernel()
+    log('Debian kernel %s; guest kernel %s' % (ver, gdir or 'none'))
+    if os.path.exists('/dev/kvm') and not args.nested:
+        digest = run_direct(build, kdir, gdir, logpath)
+    else:
+        digest = run_nested(build, kdir, gdir, args.timeout, logpath)
+    text = open(logpath, 'rb').read().decode('utf-8', 'replace')
+    if args.report:
+        lines = [x for x in text.replace('\r', '').split('\n')
+                 if x.startswith(args.report)]
+        print('\n'.join(lines))
+        sys.exit(0 if lines else 1)
+    results = check(text, digest, gdir is not None)
+    if os.environ.get('CAPSEM_VM_GUEST_KERNEL') != 'none':
+        results.insert(0, ('harness: guest kernel (guest/kernel/build.sh)',
+                           gdir is not None, 'not built: device checks not run'))
+    npass = sum(1 for r in results if r[1])
+    for name, ok, why in results:
+        print(('PASS %s' % name) if ok else ('FAIL %s: %s' % (name, why)))
+    if npass != len(results):
+        print('log: ' + logpath)
+    print('%d passed, %d failed' % (npass, len(results) - npass))
+    sys.exit(0 if npass == len(results) else 1)
+
+
+main()
