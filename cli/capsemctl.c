@@ -36,7 +36,10 @@ static const struct command {
 	const char	*what;
 } commands[] = {
 	{ "start", cmd_start, "start [-d] [--host-only] [-n name] [agent]",
-	    "start a session (host side only until the VM lands)" },
+	    "start a session (host side only until the agent image lands)" },
+	{ "start", cmd_start, "start [-d] --kernel K --initrd I [--disk D] "
+	    "[--mem MB] [--cpus N] [--user U] -- command",
+	    "boot a guest and run command on its console" },
 	{ "proxy", cmd_proxy,
 	    "proxy -l ADDR:PORT [--http ADDR:PORT] [--dns ADDR:PORT]",
 	    "the host side without a VM, for host programs and tests" },
@@ -116,10 +119,17 @@ cmd_start(int argc, char *argv[])
 		{ "host-only", no_argument, NULL, 'H' },
 		{ "detach", no_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "disk", required_argument, NULL, 'D' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "user", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct session_opts opts;
-	int	 ch;
+	const char *errstr;
+	int	 ch, host_only = 0;
 
 	memset(&opts, 0, sizeof(opts));
 	opts.mode = SESSION_HOST_ONLY;
@@ -130,7 +140,7 @@ cmd_start(int argc, char *argv[])
 			opts.detach = true;
 			break;
 		case 'H':
-			opts.mode = SESSION_HOST_ONLY;
+			host_only = 1;
 			break;
 		case 'n':
 			if (!session_id_valid(optarg)) {
@@ -141,19 +151,68 @@ cmd_start(int argc, char *argv[])
 			}
 			opts.name = optarg;
 			break;
+		case 'k':
+			opts.vm.kernel = optarg;
+			break;
+		case 'i':
+			if (opts.vm.ninitrds == VM_MAX_INITRDS - 1) {
+				fprintf(stderr, "capsemctl: at most %d --initrd\n",
+				    VM_MAX_INITRDS - 1);
+				return 2;
+			}
+			opts.vm.initrds[opts.vm.ninitrds++] = optarg;
+			break;
+		case 'D':
+			opts.vm.disk = optarg;
+			break;
+		case 'm':
+			opts.vm.mem_mb = (unsigned)strtonum(optarg, 64, 65536,
+			    &errstr);
+			if (errstr != NULL) {
+				fprintf(stderr, "capsemctl: --mem %s: %s "
+				    "(MiB, 64-65536)\n", optarg, errstr);
+				return 2;
+			}
+			break;
+		case 'c':
+			opts.vm.cpus = (unsigned)strtonum(optarg, 1, 64, &errstr);
+			if (errstr != NULL) {
+				fprintf(stderr, "capsemctl: --cpus %s: %s "
+				    "(1-64)\n", optarg, errstr);
+				return 2;
+			}
+			break;
+		case 'u':
+			opts.vm.user = optarg;
+			break;
 		default:
 			return usage_of("start");
 		}
 	}
 	argc -= optind;
 	argv += optind;
+	if (opts.vm.kernel != NULL) {
+		if (host_only)
+			return usage_of("start");
+		opts.mode = SESSION_VM;
+		if (opts.vm.ninitrds == 0) {
+			fprintf(stderr, "capsemctl: start --kernel needs "
+			    "--initrd (the image's, with capsem-init)\n");
+			return 2;
+		}
+		opts.vm.argv = argv;
+		opts.vm.argc = argc;
+		return session_run(&opts);
+	}
 	if (argc > 1)
 		return usage_of("start");
 	opts.agent = argc == 1 ? argv[0] : NULL;
 	if (opts.agent != NULL)
-		fprintf(stderr, "capsem: the micro-VM is not part of this build "
+		fprintf(stderr, "capsem: no agent image is part of this build "
 		    "yet: running the host side only (policyd, certd, netproxy, "
-		    "an idle vmm); %s is not started\n", opts.agent);
+		    "an idle vmm); %s is not started.  To boot a guest: "
+		    "capsemctl start --kernel K --initrd I [--disk D] -- "
+		    "command\n", opts.agent);
 	return session_run(&opts);
 }
 

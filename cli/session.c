@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,6 +97,13 @@ struct session {
 		uint32_t	 port_tag;
 	}		 listeners[SESSION_MAX_LISTENERS];
 	int		 nlisteners;
+	/* SESSION_VM */
+	struct vm_files	 vmf;
+	struct session_child *vmm;
+	bool		 vm_started;
+	int		 serial_fd;	/* console.log */
+	struct termios	 saved_tio;
+	bool		 tio_saved;
 	bool		 announced;
 	bool		 stopping;
 	int		 exit_code;
@@ -108,6 +116,8 @@ static void	session_stop(struct session *, int code, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	session_reload(struct session *, int client);
 static int	send_policy(struct session *, char *err, size_t errlen);
+static int	send_child(struct session_child *, uint32_t type,
+		    uint32_t peerid, int fd, const void *data, size_t len);
 
 int
 capsem_home(char *buf, size_t len)
@@ -208,6 +218,12 @@ session_check_ready(struct session *s)
 	s->announced = true;
 	timer_cancel(s->loop, s->ready_timer);
 	s->ready_timer = 0;
+	/* The guest starts only once policy, CA and proxies are in place. */
+	if (s->opts.mode == SESSION_VM && !s->vm_started) {
+		if (send_child(s->vmm, MSG_VM_START, 0, -1, NULL, 0) == -1)
+			fatal("start the VM");
+		s->vm_started = true;
+	}
 	if (s->opts.on_ready != NULL)
 		s->opts.on_ready(s->id, s->opts.on_ready_arg);
 	else {
@@ -246,6 +262,30 @@ parent_on_policy_result(void *ctx, struct imsg *imsg)
 		log_warnx("policy not reloaded, the old one stays: %s",
 		    res.error);
 	ctl_reload_done(s, res.ok, res.ok ? "policy reloaded" : res.error);
+}
+
+static void
+parent_on_vm_event(void *ctx, struct imsg *imsg)
+{
+	struct session_child *c = ctx;
+	struct msg_vm_event ev;
+
+	memcpy(&ev, imsg->data, sizeof(ev));
+	if (!imsg_str_ok(ev.reason, sizeof(ev.reason)))
+		fatalx("VM_EVENT from %s: bad text", c->label);
+	switch (ev.kind) {
+	case VM_EVENT_READY:
+		log_debug("guest ready");
+		break;
+	case VM_EVENT_EXIT:
+		/* The session's status is the guest command's. */
+		session_stop(c->s, ev.status < 0 || ev.status > 255 ? 1 :
+		    ev.status, "guest ended: %s", ev.reason[0] ? ev.reason :
+		    "no reason given");
+		break;
+	default:
+		fatalx("VM_EVENT from %s: unknown kind %u", c->label, ev.kind);
+	}
 }
 
 static void
@@ -325,6 +365,8 @@ static const struct imsg_handler parent_netproxy_handlers[] = {
 };
 static const struct imsg_handler parent_vmm_handlers[] = {
 	PARENT_COMMON_HANDLERS,
+	{ MSG_VM_EVENT, sizeof(struct msg_vm_event),
+	    sizeof(struct msg_vm_event), IMSG_FD_NONE, parent_on_vm_event },
 };
 #define TABLE(t) t, sizeof(t) / sizeof(t[0])
 
@@ -1246,6 +1288,132 @@ open_listeners(struct session *s, char *err, size_t errlen)
 }
 
 static void
+send_vm_fd(struct session *s, uint32_t kind, int *fd)
+{
+	struct msg_vm_fd vf;
+
+	memset(&vf, 0, sizeof(vf));
+	vf.kind = kind;
+	if (send_child(s->vmm, MSG_VM_FD, 0, *fd, &vf, sizeof(vf)) == -1)
+		fatal("pass a file to the vmm");
+	*fd = -1;	/* sent and closed by the channel */
+}
+
+/* SETUP, then the fds; MSG_VM_START follows once the session is ready. */
+static void
+send_vm_setup(struct session *s)
+{
+	static const char cmdline[] = "console=ttyS0 loglevel=4";
+	struct msg_vm_setup vs;
+	int	 i;
+
+	memset(&vs, 0, sizeof(vs));
+	vs.mem_mb = s->opts.vm.mem_mb ? s->opts.vm.mem_mb : 1024;
+	vs.ncpus = s->opts.vm.cpus ? s->opts.vm.cpus : 2;
+	vs.cmdline_len = sizeof(cmdline) - 1;
+	if (imsgev_compose2(&s->vmm->iev, MSG_VM_SETUP, 0, -1, &vs, sizeof(vs),
+	    cmdline, vs.cmdline_len) == -1)
+		fatal("VM setup");
+	send_vm_fd(s, VM_FD_KVM, &s->vmf.kvm);
+	send_vm_fd(s, VM_FD_KERNEL, &s->vmf.kernel);
+	for (i = 0; i < s->vmf.ninitrd; i++)
+		send_vm_fd(s, VM_FD_INITRD, &s->vmf.initrd[i]);
+	if (s->vmf.disk != -1)
+		send_vm_fd(s, VM_FD_DISK_RO, &s->vmf.disk);
+	send_vm_fd(s, VM_FD_CONSOLE, &s->vmf.console_vmm);
+	if (s->serial_fd != -1)
+		send_vm_fd(s, VM_FD_SERIAL, &s->serial_fd);
+}
+
+/* The guest's hvc0 <-> our terminal, raw bytes both ways. */
+static void
+on_console(int fd, uint32_t events, void *arg)
+{
+	struct session *s = arg;
+	char	 buf[16384];
+	ssize_t	 n, w, off;
+
+	(void)events;
+	if ((n = read(fd, buf, sizeof(buf))) <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			event_del(s->loop, fd);
+		return;
+	}
+	for (off = 0; off < n; off += w)
+		if ((w = write(STDOUT_FILENO, buf + off, (size_t)(n - off))) <=
+		    0)
+			break;
+}
+
+static void
+on_stdin(int fd, uint32_t events, void *arg)
+{
+	struct session *s = arg;
+	char	 buf[4096];
+	ssize_t	 n;
+
+	(void)events;
+	if ((n = read(fd, buf, sizeof(buf))) <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			event_del(s->loop, fd);
+		return;
+	}
+	if (write(s->vmf.console_parent, buf, (size_t)n) != n)
+		log_warn("console");
+}
+
+static void
+console_attach(struct session *s)
+{
+	struct termios raw;
+	int	 flags;
+
+	if ((flags = fcntl(s->vmf.console_parent, F_GETFL)) == -1 ||
+	    fcntl(s->vmf.console_parent, F_SETFL, flags | O_NONBLOCK) == -1)
+		fatal("console");
+	if (event_add(s->loop, s->vmf.console_parent, EV_READ, on_console, s)
+	    == -1)
+		fatal("event_add console");
+	if (s->opts.detach)
+		return;
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &s->saved_tio) ==
+	    0) {
+		raw = s->saved_tio;
+		cfmakeraw(&raw);
+		raw.c_oflag |= OPOST | ONLCR;	/* keep our log lines readable */
+		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+			s->tio_saved = true;
+	}
+	if (event_add(s->loop, STDIN_FILENO, EV_READ, on_stdin, s) == -1)
+		log_warn("console input");
+}
+
+static void
+console_detach(struct session *s)
+{
+	if (s->tio_saved) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &s->saved_tio);
+		s->tio_saved = false;
+	}
+}
+
+static int
+open_console_log(struct session *s)
+{
+	char	 home[PATH_MAX], path[PATH_MAX];
+	int	 n;
+
+	if (capsem_home(home, sizeof(home)) == -1)
+		return -1;
+	n = snprintf(path, sizeof(path), "%s/sessions/%s/console.log", home,
+	    s->id);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1;
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+}
+
+static void
 make_session_id(struct session *s)
 {
 	uint8_t	 r[4];
@@ -1327,6 +1495,9 @@ session_run(const struct session_opts *opts)
 		fatal("calloc");
 	s->opts = *opts;
 	s->ctl_fd = s->sig_fd = s->log_pipe = -1;
+	s->serial_fd = -1;
+	s->vmf.kvm = s->vmf.kernel = s->vmf.disk = -1;
+	s->vmf.console_vmm = s->vmf.console_parent = -1;
 	s->reload_client = -1;
 	s->started = time(NULL);
 	log_procinit("capsem");
@@ -1334,6 +1505,17 @@ session_run(const struct session_opts *opts)
 	if (ca_ensure() == -1)
 		return 1;
 	make_session_id(s);
+	if (opts->mode == SESSION_VM) {
+		char	 pem[PATH_MAX], key[PATH_MAX], err[512];
+		int	 corp;
+
+		if (ca_paths(pem, sizeof(pem), key, sizeof(key), &corp) == -1)
+			return 1;
+		if (vm_prepare(&opts->vm, pem, &s->vmf, err, sizeof(err)) == -1) {
+			fprintf(stderr, "capsemctl: %s\n", err);
+			return 1;
+		}
+	}
 	if ((s->loop = event_loop_new()) == NULL)
 		fatal("event_loop_new");
 	if (opts->detach) {
@@ -1399,6 +1581,14 @@ session_run(const struct session_opts *opts)
 	}
 	if (vmm != NULL)
 		connect_children(vmm, proxies[0]);
+	s->vmm = vmm;
+	if (opts->mode == SESSION_VM) {
+		s->serial_fd = open_console_log(s);	/* after the audit dir */
+		if (s->serial_fd == -1)
+			log_warn("console.log");
+		send_vm_setup(s);
+		console_attach(s);
+	}
 
 	ctl_listen(s);
 	s->ready_timer = timer_add(s->loop, SESSION_READY_MS, ready_expired, s);
@@ -1406,6 +1596,8 @@ session_run(const struct session_opts *opts)
 	if (event_loop_run(s->loop) == -1)
 		fatal("event loop");
 
+	console_detach(s);
+	vm_files_close(&s->vmf);
 	/* Everything is reaped; nothing of the session remains. */
 	if (s->ctl_fd != -1) {
 		close(s->ctl_fd);

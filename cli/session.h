@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vm.h"
+
 enum session_mode {
 	SESSION_HOST_ONLY,	/* the four children, no VM, no listeners */
 	SESSION_PROXY,		/* host-side listeners feed netproxy */
@@ -31,6 +33,7 @@ struct session_opts {
 	const char *name;	/* -n */
 	struct session_listen listen[SESSION_MAX_LISTENERS];
 	int	 nlisten;
+	struct vm_opts vm;	/* SESSION_VM */
 	/* printed once the session is up; NULL: "session <id>" */
 	void	(*on_ready)(const char *session_id, void *arg);
 	void	*on_ready_arg;

@@ -60,6 +60,9 @@ enum msg_type {
 
 	/* vmm */
 	MSG_VM_EVENT = 128,	/* vmm -> parent: struct msg_vm_event */
+	MSG_VM_SETUP,		/* parent -> vmm: struct msg_vm_setup + cmdline */
+	MSG_VM_FD,		/* parent -> vmm: struct msg_vm_fd + fd */
+	MSG_VM_START,		/* parent -> vmm: empty; boot */
 
 	/* control socket (capsemctl <-> session parent) */
 	MSG_CTL_STATUS = 160,	/* client -> parent: empty */
@@ -185,6 +188,39 @@ struct msg_vm_event {
 	uint32_t	 kind;
 	int32_t		 status;
 	char		 reason[128];
+};
+
+/*
+ * Before the guest starts, in this order: MSG_VM_SETUP, one MSG_VM_FD per
+ * fd (kvm, kernel, initrds in order, disks in order, console, serial log),
+ * MSG_PEER_CHANNEL{PROC_NETPROXY}, MSG_VM_START.  The vmm answers
+ * MSG_VM_EVENT READY when the guest's control stream says READY, and EXIT
+ * (status, one-line reason) when the guest ends; then it exits.
+ */
+#define VM_CMDLINE_MAX	2048	/* bytes from the parent (the vmm appends its own) */
+#define VM_MAX_INITRDS	4
+#define VM_MAX_DISKS	4
+
+struct msg_vm_setup {
+	uint32_t	 mem_mb;
+	uint32_t	 ncpus;
+	uint32_t	 cmdline_len;	/* bytes following the struct, no NUL */
+	uint32_t	 pad;
+};
+
+enum msg_vm_fd_kind {
+	VM_FD_KVM = 1,		/* /dev/kvm */
+	VM_FD_KERNEL,		/* vmlinux (PVH) or bzImage */
+	VM_FD_INITRD,		/* concatenated in arrival order */
+	VM_FD_DISK_RO,		/* read-only disk (the root image) */
+	VM_FD_DISK_RW,		/* writable scratch disk */
+	VM_FD_CONSOLE,		/* hvc0 <-> this fd (a pty or socket), raw */
+	VM_FD_SERIAL,		/* kernel log (16550) is written here */
+};
+
+struct msg_vm_fd {
+	uint32_t	 kind;		/* enum msg_vm_fd_kind */
+	uint32_t	 pad;
 };
 
 /* control */
