@@ -270,6 +270,56 @@ class SessionTest(unittest.TestCase):
         s.p.wait()
         self.assertTrue(wait_gone(pids), "children outlived the parent")
 
+    def test_reload(self):
+        s = self.start()
+        user = os.path.join(s.env["CAPSEM_HOME"], "user.toml")
+        with open(user, "w") as f:
+            f.write('[network]\ndefault = "deny"\nallow = ["example.com"]\n')
+        r = s.ctl("reload", s.id)
+        self.assertIn("policy reloaded", r.stdout)
+        # A broken file: refused with file:line, the old policy stays.
+        with open(user, "w") as f:
+            f.write('[network]\ndefault = "maybe"\n')
+        r = s.ctl("reload", s.id, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"user\.toml:2: ")
+        # SIGHUP reloads too; the session keeps running either way.
+        with open(user, "w") as f:
+            f.write('[network]\ndefault = "deny"\n')
+        s.p.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        self.assertIn(s.id, s.ctl("list").stdout.split())
+
+    def test_bad_config_is_a_config_error(self):
+        home = os.path.join(self.tmpdir.name, "home")
+        os.makedirs(home, exist_ok=True)
+        with open(os.path.join(home, "user.toml"), "w") as f:
+            f.write('[network]\nallow = ["ok.example", 42]\n')
+        env = dict(os.environ, CAPSEM_HOME=home,
+                   XDG_RUNTIME_DIR=os.path.join(self.tmpdir.name, "run"))
+        libexec = os.path.join(self.tmpdir.name, "libexec")
+        os.makedirs(libexec, exist_ok=True)
+        for name, path in CHILDREN.items():
+            if not os.path.lexists(os.path.join(libexec, name)):
+                os.symlink(os.path.abspath(path), os.path.join(libexec, name))
+        env["CAPSEM_LIBEXEC_DIR"] = libexec
+        r = subprocess.run([CAPSEMCTL, "start", "--host-only"], env=env,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertRegex(r.stderr, r"user\.toml:2: ")
+
+    def test_vm_needs_kvm(self):
+        if os.path.exists("/dev/kvm"):
+            self.skipTest("this machine has /dev/kvm: the vm suite covers it")
+        r = subprocess.run([CAPSEMCTL, "start", "--kernel", "/nonexistent",
+                            "--initrd", "/nonexistent", "--", "true"],
+                           capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, CAPSEM_HOME=os.path.join(
+                               self.tmpdir.name, "home")))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/dev/kvm", r.stderr)
+        self.assertIn("nested KVM", r.stderr)
+
     def test_start_usage_errors(self):
         r = subprocess.run([CAPSEMCTL, "start", "--bogus"], capture_output=True,
                            text=True)
