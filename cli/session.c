@@ -126,7 +126,8 @@ capsem_home(char *buf, size_t len)
 	struct passwd	*pw;
 	int		 n;
 
-	if (env != NULL && env[0] == '/')
+	/* As cmd_ca.c reads it: any non-empty value. */
+	if (env != NULL && env[0] != '\0')
 		n = snprintf(buf, len, "%s", env);
 	else {
 		if ((home = getenv("HOME")) == NULL || home[0] != '/') {
