@@ -103,12 +103,18 @@ respond(struct np_conn *c, int status, const char *reason,
 {
 	char	 body[2048], rule[MSG_RULE_MAX], file[MSG_FILE_MAX];
 	char	 vhdr[MSG_RULE_MAX + MSG_FILE_MAX + 64] = "";
+	const struct msg_verdict *audit_v = v;
+	bool	 audit_allow = false;
 	int	 blen;
 
 	c->status = status;
+	if (v == NULL && c->req_allowed) {
+		audit_v = &c->req_verdict;	/* allowed, then failed */
+		audit_allow = true;
+	}
 	if (c->resp_head_sent || c->client.failed) {
 		c->dead = true;		/* too late for an answer */
-		audit(c, AUDIT_REQUEST, status, false, v, reason);
+		audit(c, AUDIT_REQUEST, status, audit_allow, audit_v, reason);
 		return;
 	}
 	if (v != NULL) {
@@ -153,10 +159,11 @@ respond(struct np_conn *c, int status, const char *reason,
 		c->np->counters[NP_CTR_DENIED]++;
 	else
 		c->np->counters[NP_CTR_ERRORS]++;
-	audit(c, AUDIT_REQUEST, status, false, v, reason);
+	audit(c, AUDIT_REQUEST, status, audit_allow, audit_v, reason);
 	if (c->up != NULL) {
-		upstream_release(c->np, c->up, false);
+		upstream_release(c->np, c->up, c->up_idle);
 		c->up = NULL;
+		c->up_idle = false;
 	}
 	c->state = CS_CLOSING;
 }
@@ -253,7 +260,7 @@ conn_free(struct np_conn *c)
 	size_t		 slot = c->id & (NP_MAX_CONNS - 1);
 
 	if (c->up != NULL)
-		upstream_release(np, c->up, false);
+		upstream_release(np, c->up, c->up_idle);
 	tls_cert_release(c->cert);
 	end_close(np, &c->client);
 	if (np->conns[slot] == c) {
@@ -489,6 +496,7 @@ handle_request(struct np_conn *c)
 	c->bytes_out = 0;
 	c->status = 0;
 	c->resp_head_sent = false;
+	c->req_allowed = false;
 	n = req->method.len < sizeof(c->method) - 1 ? req->method.len :
 	    sizeof(c->method) - 1;
 	memcpy(c->method, buf + req->method.off, n);
@@ -672,15 +680,56 @@ static void
 start_upstream(struct np_conn *c)
 {
 	char	 err[512];
-	int	 status = 502;
+	int	 status = 502, r;
 
-	c->up = upstream_get(c->np, c, c->host, c->port, c->kind == CONN_HTTPS,
-	    &status, err, sizeof(err));
-	if (c->up == NULL) {
+	if (c->up != NULL) {
+		struct np_upstream *u = c->up;
+
+		c->up_idle = false;
+		if (u->port == c->port && strcmp(u->host, c->host) == 0 &&
+		    upstream_idle_alive(u)) {
+			c->state = CS_UP_CONNECT;	/* ready: goes on at once */
+			return;
+		}
+		upstream_release(c->np, u, false);
+		c->up = NULL;
+	}
+	r = upstream_start(c->np, c, c->host, c->port, c->kind == CONN_HTTPS,
+	    &c->up, &status, err, sizeof(err));
+	if (r == -1) {
 		respond(c, status, err, NULL);
 		return;
 	}
-	c->state = CS_UP_CONNECT;
+	if (r == 1) {
+		c->state = CS_UP_CONNECT;
+		return;
+	}
+	if (resolver_start(c->np, c->id, c->host, err, sizeof(err)) == -1) {
+		respond(c, 502, err, NULL);
+		return;
+	}
+	c->state = CS_RESOLVE;
+}
+
+void
+conn_on_resolved(struct np_conn *c, enum resolv_result res,
+    const struct resolv_answer *ans, const char *error)
+{
+	char	 err[512];
+	int	 status = 502;
+
+	if (res != RESOLV_OK) {
+		snprintf(err, sizeof(err), "cannot resolve %s: %s", c->host,
+		    error != NULL && error[0] != '\0' ? error :
+		    resolv_result_string(res));
+		respond(c, 502, err, NULL);
+	} else if ((c->up = upstream_connect_resolved(c->np, c, c->host,
+	    c->port, c->kind == CONN_HTTPS, ans->addrs, ans->naddrs, &status,
+	    err, sizeof(err))) == NULL)
+		respond(c, status, err, NULL);
+	else
+		c->state = CS_UP_CONNECT;
+	conn_run(c);
 }
 
 static bool
@@ -858,9 +907,13 @@ finish_request(struct np_conn *c)
 	audit(c, AUDIT_REQUEST, c->status, true, &c->req_verdict, "");
 	reuse = c->resp.head.keep_alive &&
 	    c->resp_body.kind != HTTP_BODY_CLOSE;
-	upstream_release(c->np, c->up, reuse);
-	c->up = NULL;
 	c->started_us = 0;
+	if (!c->client_keep_alive || !reuse || !upstream_reusable(c->up)) {
+		/* to the pool (or closed): this client is done with it */
+		upstream_release(c->np, c->up, reuse);
+		c->up = NULL;
+	} else
+		c->up_idle = true;	/* the client's next request uses it */
 	if (!c->client_keep_alive) {
 		c->state = CS_CLOSING;
 		return;
@@ -1026,6 +1079,7 @@ step(struct np_conn *c)
 	case CS_MINT:
 	case CS_HOST_CHECK:
 	case CS_REQ_CHECK:
+	case CS_RESOLVE:
 	case CS_DNS_CHECK:
 		/* waiting for another process; a hang-up ends it */
 		if (c->client.failed)
@@ -1080,7 +1134,9 @@ update_events(struct np_conn *c)
 		struct np_end *up = &c->up->end;
 
 		want = 0;
-		if (c->state == CS_UP_CONNECT) {
+		if (c->up_idle)
+			want = EV_READ;		/* a close or junk: drop it */
+		else if (c->state == CS_UP_CONNECT) {
 			if (c->up->state == UP_CONNECTING)
 				want = EV_WRITE;
 			else {
@@ -1108,6 +1164,12 @@ conn_run(struct np_conn *c)
 	if (c->in_run)
 		return;
 	c->in_run = true;
+	/* an upstream kept between requests that closed or spoke: drop it */
+	if (c->up != NULL && c->up_idle && !upstream_idle_alive(c->up)) {
+		upstream_release(c->np, c->up, false);
+		c->up = NULL;
+		c->up_idle = false;
+	}
 	do {
 		progress = step(c);
 		if (c->dead)
@@ -1155,6 +1217,7 @@ conn_on_verdict(struct np_conn *c, const struct msg_verdict *v)
 		break;
 	case CS_REQ_CHECK:
 		c->req_verdict = *v;
+		c->req_allowed = v->allow == VERDICT_ALLOW;
 		if (v->allow != VERDICT_ALLOW)
 			respond(c, 403, "request denied by policy", v);
 		else

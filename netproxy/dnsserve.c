@@ -77,7 +77,7 @@ handle_query(struct np_conn *c)
 		return;
 	}
 	memset(&cc, 0, sizeof(cc));
-	cc.port = 53;
+	cc.port = 0;		/* a name, not a connection: any proxied port */
 	snprintf(cc.host, sizeof(cc.host), "%s", c->dnsq.name);
 	if (np_send_policyd(c->np, MSG_CONN_CHECK, c->id, &cc, sizeof(cc),
 	    NULL, 0) == -1) {

@@ -189,7 +189,10 @@ peer_lost(struct imsgev *iev, void *ctx)
 	}
 }
 
-/* vmm: guest streams; each begins with the relay's header line. */
+/*
+ * vmm: guest streams.  HTTPS and HTTP streams begin with the relay's
+ * header line; DNS streams (1053) carry length-framed queries only.
+ */
 static void
 vmm_stream_new(void *ctx, struct imsg *imsg)
 {
@@ -199,7 +202,8 @@ vmm_stream_new(void *ctx, struct imsg *imsg)
 
 	memcpy(&sn, imsg->data, sizeof(sn));
 	imsg->fd = -1;
-	sn.has_header = 1;	/* never trust the vmm to say otherwise */
+	/* what the guest relay does, whatever the vmm says */
+	sn.has_header = sn.port == STREAM_DNS ? 0 : 1;
 	if (np->policyd == NULL) {
 		log_warnx("stream refused: no policy service");
 		close(fd);
@@ -276,6 +280,9 @@ parent_stream_new(void *ctx, struct imsg *imsg)
 
 	memcpy(&sn, imsg->data, sizeof(sn));
 	imsg->fd = -1;			/* ours now */
+	if (sn.has_header > 1 || (sn.port == STREAM_DNS && sn.has_header))
+		fatalx("parent: malformed stream (port %u, header %u)",
+		    sn.port, sn.has_header);
 	if (np->policyd == NULL) {
 		log_warnx("stream refused: no policy service");
 		close(fd);
@@ -371,6 +378,7 @@ pre_sandbox(struct child *child)
 
 	tls_init(&np->tls);
 	tls_load_trust_file(&np->tls, NP_TRUST_STORE);
+	resolver_load(&np->resolver);
 }
 
 static void
@@ -387,11 +395,15 @@ static void
 on_status(struct child *child, struct msg_status *st)
 {
 	struct netproxy *np = child->ctx;
+	size_t		 i, ncerts = 0;
 
+	for (i = 0; i < NP_CERT_CACHE_MAX; i++)
+		if (np->tls.certs[i].used)
+			ncerts++;
 	memcpy(st->counters, np->counters, sizeof(st->counters));
 	snprintf(st->detail, sizeof(st->detail),
 	    "%zu streams, %zu idle upstreams, %zu certificates%s%s",
-	    np->nconns, np->npool, (size_t)0,
+	    np->nconns, np->npool, ncerts,
 	    np->certd == NULL ? ", no certd" : "",
 	    np->policyd == NULL ? ", no policyd" : "");
 }
@@ -413,6 +425,7 @@ on_shutdown(struct child *child)
 		free(np->creds[i].value);
 	}
 	np->ncreds = 0;
+	resolver_shutdown(np);
 }
 
 static const struct sandbox_spec netproxy_sandbox = {

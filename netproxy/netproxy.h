@@ -17,7 +17,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_cache.h>
-#include <mbedtls/ssl_ticket.h>
+#include <mbedtls/gcm.h>
 #include <mbedtls/x509_crt.h>
 
 #include "child.h"
@@ -26,6 +26,7 @@
 #include "http.h"
 #include "msg.h"
 #include "relayhdr.h"
+#include "resolv.h"
 #include "settings.h"
 
 #define NP_MAX_CONNS		1024	/* slots; power of two */
@@ -39,6 +40,11 @@
 #define NP_POOL_IDLE_MS		30000
 #define NP_CERT_CACHE_MAX	256
 #define NP_CREDENTIALS_MAX	64
+#define NP_QUERIES_MAX		256	/* upstream name lookups in flight */
+#define NP_RESOLVE_TRY_MS	1500	/* one UDP attempt */
+#define NP_RESOLVE_TRIES	4	/* attempts, rotating over servers */
+#define NP_RCACHE_MAX		256	/* names cached */
+#define NP_RCACHE_TTL_MAX	300	/* seconds */
 
 /* counters in MSG_STATUS_RESPONSE */
 #define NP_CTR_STREAMS		0
@@ -91,7 +97,9 @@ struct np_tls {
 	mbedtls_ctr_drbg_context drbg;
 	mbedtls_ssl_config server;
 	mbedtls_ssl_config client;
-	mbedtls_ssl_ticket_context ticket;
+	mbedtls_gcm_context ticket_gcm;	/* session tickets, see tls.c */
+	uint8_t		 ticket_id[4];
+	bool		 have_ticket_key;
 	mbedtls_ssl_cache_context cache;
 	mbedtls_x509_crt trust;		/* system store + [upstream] ca_file */
 	mbedtls_pk_context leaf_key;
@@ -115,6 +123,34 @@ struct np_upstream {
 	char		 error[1024];
 };
 
+/* One upstream name lookup (resolver.c). */
+struct np_query {
+	struct netproxy	*np;
+	bool		 used;
+	uint32_t	 conn_id;	/* the stream waiting for it */
+	char		 name[MSG_HOST_MAX];
+	uint16_t	 dns_id;
+	int		 fd;
+	unsigned	 tries;
+	uint64_t	 timer;
+	char		 error[384];
+};
+
+struct np_rcache {
+	bool		 used;
+	char		 name[MSG_HOST_MAX];
+	uint32_t	 addrs[RESOLV_ADDR_MAX];
+	size_t		 naddrs;
+	uint64_t	 expires_ms;
+};
+
+struct np_resolver {
+	struct resolv_conf conf;
+	char		 conf_path[256];
+	struct np_query	 q[NP_QUERIES_MAX];
+	struct np_rcache cache[NP_RCACHE_MAX];
+};
+
 enum conn_kind { CONN_HTTPS, CONN_HTTP, CONN_DNS };
 
 enum conn_state {
@@ -126,6 +162,7 @@ enum conn_state {
 	CS_REQ_HEAD,		/* reading a request head */
 	CS_HOST_CHECK,		/* plain HTTP: CONN_CHECK for the Host */
 	CS_REQ_CHECK,		/* waiting for policyd on the request */
+	CS_RESOLVE,		/* waiting for the upstream name lookup */
 	CS_UP_CONNECT,		/* connecting / TLS to upstream */
 	CS_EXCHANGE,		/* request body up, response back */
 	CS_TUNNEL,		/* WebSocket after 101: raw relay */
@@ -150,6 +187,7 @@ struct np_conn {
 	enum conn_state	 state;
 	struct np_end	 client;
 	struct np_upstream *up;
+	bool		 up_idle;	/* up kept between requests */
 	bool		 has_header;
 	struct relayhdr	 dest;		/* from the relay header */
 	uint16_t	 port;		/* destination port (443, 80) */
@@ -169,6 +207,7 @@ struct np_conn {
 	char		 method[MSG_METHOD_MAX];
 	char		 path[1024];
 	struct msg_verdict req_verdict;
+	bool		 req_allowed;	/* this request passed REQUEST_CHECK */
 	uint64_t	 started_us;	/* this request */
 	uint64_t	 bytes_in;	/* this request, from the guest */
 	uint64_t	 bytes_out;	/* this request, to the guest */
@@ -207,6 +246,7 @@ struct netproxy {
 	struct np_upstream *pool;
 	size_t		 npool;
 	struct dns_table *dns;
+	struct np_resolver resolver;
 	uint64_t	 counters[4];
 	uint64_t	 sweep_timer;
 };
@@ -259,14 +299,30 @@ void	conn_sweep(struct netproxy *, uint64_t now_ms);
 void	conn_free(struct np_conn *);
 
 /* upstream.c */
-struct np_upstream *upstream_get(struct netproxy *, struct np_conn *,
-	    const char *host, uint16_t port, bool tls, int *status,
+int	upstream_start(struct netproxy *, struct np_conn *, const char *host,
+	    uint16_t port, bool tls, struct np_upstream **, int *status,
 	    char *err, size_t errlen);
+struct np_upstream *upstream_connect_resolved(struct netproxy *,
+	    struct np_conn *, const char *host, uint16_t port, bool tls,
+	    const uint32_t *addrs, size_t naddrs, int *status, char *err,
+	    size_t errlen);
 void	upstream_release(struct netproxy *, struct np_upstream *, bool reuse);
+bool	upstream_reusable(struct np_upstream *);
+bool	upstream_idle_alive(struct np_upstream *);
 int	upstream_progress(struct netproxy *, struct np_upstream *);
 void	upstream_sweep(struct netproxy *, uint64_t now_ms);
 bool	upstream_addr_private(const struct sockaddr *);
 void	upstream_event(int fd, uint32_t events, void *arg);
+
+/* resolver.c */
+void	resolver_load(struct np_resolver *);
+bool	resolver_cached(struct netproxy *, const char *name, uint32_t *addrs,
+	    size_t *naddrs);
+int	resolver_start(struct netproxy *, uint32_t conn_id, const char *name,
+	    char *err, size_t errlen);
+void	resolver_shutdown(struct netproxy *);
+void	conn_on_resolved(struct np_conn *, enum resolv_result,
+	    const struct resolv_answer *, const char *error);
 
 /* dnsserve.c */
 void	dns_conn_run(struct np_conn *);

@@ -1,7 +1,7 @@
 /*
  * tls.c: mbedTLS 2.28 for both sides.  Guest side: TLS 1.2 server,
  * ECDHE-ECDSA with AES-GCM or ChaCha20-Poly1305, X25519 preferred, session
- * tickets and a session-ID cache, ALPN http/1.1, the leaf chain minted by
+ * tickets (below) and a session-ID cache, ALPN http/1.1, the leaf chain minted by
  * certd chosen in the SNI callback.  Upstream side: TLS 1.2 client with the
  * system trust store plus [upstream] ca_file, hostname verified.
  */
@@ -13,7 +13,9 @@
 #include <time.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/md.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/platform_util.h>
 
 #include "event.h"
 #include "log.h"
@@ -22,6 +24,10 @@
 #define NP_TICKET_LIFETIME	86400
 #define NP_CACHE_ENTRIES	4096
 #define NP_CACHE_TIMEOUT	86400
+#define NP_TICKET_IV_LEN	12
+#define NP_TICKET_TAG_LEN	16
+#define NP_TICKET_HEAD_LEN	(sizeof(((struct np_tls *)0)->ticket_id) + \
+				    NP_TICKET_IV_LEN)
 
 static const int server_suites[] = {
 	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -104,6 +110,107 @@ sni_callback(void *arg, mbedtls_ssl_context *ssl, const unsigned char *name,
 	    &tls->leaf_key);
 }
 
+/*
+ * Session tickets.  The session parent round-robins connections over N
+ * netproxy instances, so a ticket issued by one must open in another:
+ * mbedTLS 2.28's own ticket module keeps a random per-process key, and
+ * cannot import one.  Every instance gets the same leaf key from certd, so
+ * the ticket key is derived from it (HMAC-SHA-256 with a label; the leaf
+ * key never leaves certd and the netproxies).  A ticket is
+ *	key id (4) | IV (12) | AES-256-GCM(mbedtls_ssl_session_save) | tag (16)
+ * with key id and IV as additional data.
+ */
+static int
+ticket_write(void *arg, const mbedtls_ssl_session *session,
+    unsigned char *start, const unsigned char *end, size_t *tlen,
+    uint32_t *lifetime)
+{
+	struct np_tls	*tls = arg;
+	size_t		 avail = (size_t)(end - start), plen;
+	unsigned char	*iv = start + sizeof(tls->ticket_id);
+	unsigned char	*body = start + NP_TICKET_HEAD_LEN;
+	int		 r;
+
+	*tlen = 0;
+	if (!tls->have_ticket_key)
+		return MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE;
+	if (avail < NP_TICKET_HEAD_LEN + NP_TICKET_TAG_LEN + 1)
+		return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+	memcpy(start, tls->ticket_id, sizeof(tls->ticket_id));
+	if ((r = mbedtls_ctr_drbg_random(&tls->drbg, iv,
+	    NP_TICKET_IV_LEN)) != 0)
+		return r;
+	if ((r = mbedtls_ssl_session_save(session, body,
+	    avail - NP_TICKET_HEAD_LEN - NP_TICKET_TAG_LEN, &plen)) != 0)
+		return r;
+	if ((r = mbedtls_gcm_crypt_and_tag(&tls->ticket_gcm,
+	    MBEDTLS_GCM_ENCRYPT, plen, iv, NP_TICKET_IV_LEN, start,
+	    NP_TICKET_HEAD_LEN, body, body, NP_TICKET_TAG_LEN,
+	    body + plen)) != 0)
+		return r;
+	*tlen = NP_TICKET_HEAD_LEN + plen + NP_TICKET_TAG_LEN;
+	*lifetime = NP_TICKET_LIFETIME;
+	return 0;
+}
+
+static int
+ticket_parse(void *arg, mbedtls_ssl_session *session, unsigned char *buf,
+    size_t len)
+{
+	struct np_tls	*tls = arg;
+	unsigned char	*body = buf + NP_TICKET_HEAD_LEN;
+	size_t		 plen;
+	time_t		 now;
+	int		 r;
+
+	if (!tls->have_ticket_key ||
+	    len < NP_TICKET_HEAD_LEN + NP_TICKET_TAG_LEN + 1)
+		return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+	if (memcmp(buf, tls->ticket_id, sizeof(tls->ticket_id)) != 0)
+		return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;	/* not ours */
+	plen = len - NP_TICKET_HEAD_LEN - NP_TICKET_TAG_LEN;
+	if (mbedtls_gcm_auth_decrypt(&tls->ticket_gcm, plen,
+	    buf + sizeof(tls->ticket_id), NP_TICKET_IV_LEN, buf,
+	    NP_TICKET_HEAD_LEN, body + plen, NP_TICKET_TAG_LEN, body,
+	    body) != 0)
+		return MBEDTLS_ERR_SSL_INVALID_MAC;
+	r = mbedtls_ssl_session_load(session, body, plen);
+	mbedtls_platform_zeroize(body, plen);
+	if (r != 0)
+		return r;
+	now = time(NULL);
+	if (now < session->start ||
+	    (uint64_t)(now - session->start) > NP_TICKET_LIFETIME)
+		return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+	return 0;
+}
+
+/* Ticket key and key id from the leaf key's DER bytes. */
+static int
+ticket_key_derive(struct np_tls *tls, const uint8_t *der, size_t len)
+{
+	static const char klabel[] = "capsem-netproxy session ticket key v1";
+	static const char ilabel[] = "capsem-netproxy session ticket id v1";
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	unsigned char	 key[32], id[32];
+	int		 r;
+
+	if (md == NULL ||
+	    mbedtls_md_hmac(md, der, len, (const unsigned char *)klabel,
+	    sizeof(klabel) - 1, key) != 0 ||
+	    mbedtls_md_hmac(md, der, len, (const unsigned char *)ilabel,
+	    sizeof(ilabel) - 1, id) != 0)
+		return -1;
+	r = mbedtls_gcm_setkey(&tls->ticket_gcm, MBEDTLS_CIPHER_ID_AES, key,
+	    256);
+	mbedtls_platform_zeroize(key, sizeof(key));
+	if (r != 0)
+		return -1;
+	memcpy(tls->ticket_id, id, sizeof(tls->ticket_id));
+	tls->have_ticket_key = true;
+	return 0;
+}
+
 void
 tls_init(struct np_tls *tls)
 {
@@ -132,12 +239,9 @@ tls_init(struct np_tls *tls)
 	mbedtls_ssl_conf_sni(&tls->server, sni_callback, tls);
 	mbedtls_ssl_conf_renegotiation(&tls->server,
 	    MBEDTLS_SSL_RENEGOTIATION_DISABLED);
-	mbedtls_ssl_ticket_init(&tls->ticket);
-	if (mbedtls_ssl_ticket_setup(&tls->ticket, mbedtls_ctr_drbg_random,
-	    &tls->drbg, MBEDTLS_CIPHER_AES_256_GCM, NP_TICKET_LIFETIME) != 0)
-		fatalx("tls: session tickets");
-	mbedtls_ssl_conf_session_tickets_cb(&tls->server,
-	    mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &tls->ticket);
+	mbedtls_gcm_init(&tls->ticket_gcm);
+	mbedtls_ssl_conf_session_tickets_cb(&tls->server, ticket_write,
+	    ticket_parse, tls);
 	mbedtls_ssl_cache_init(&tls->cache);
 	mbedtls_ssl_cache_set_max_entries(&tls->cache, NP_CACHE_ENTRIES);
 	mbedtls_ssl_cache_set_timeout(&tls->cache, NP_CACHE_TIMEOUT);
@@ -206,7 +310,7 @@ tls_set_leaf_key(struct np_tls *tls, const uint8_t *der, size_t len)
 	if (tls->have_key)
 		return -1;
 	r = mbedtls_pk_parse_key(&tls->leaf_key, der, len, NULL, 0);
-	if (r != 0)
+	if (r != 0 || ticket_key_derive(tls, der, len) == -1)
 		return -1;
 	tls->have_key = true;
 	return 0;

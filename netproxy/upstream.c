@@ -86,8 +86,12 @@ numeric_addr(const char *text, uint16_t port, struct sockaddr_storage *ss,
 	return -1;
 }
 
+/*
+ * An address for host:port without asking a name server: a pin from
+ * [upstream] resolve, or a numeric host.  1 found, 0 not, -1 a bad pin.
+ */
 static int
-resolve(struct netproxy *np, const char *host, uint16_t port,
+resolve_local(struct netproxy *np, const char *host, uint16_t port,
     struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
 	const struct msg_proxy_settings *s = &np->settings;
@@ -99,23 +103,13 @@ resolve(struct netproxy *np, const char *host, uint16_t port,
 		if ((strcmp(p->host, host) == 0 || strcmp(p->host, "*") == 0) &&
 		    p->port == port) {
 			if (numeric_addr(p->addr, p->target_port, ss, sslen) == 0)
-				return 0;
+				return 1;
 			snprintf(err, errlen, "bad resolve pin address %s",
 			    p->addr);
 			return -1;
 		}
 	}
-	/* a numeric host needs no resolver */
-	if (numeric_addr(host, port, ss, sslen) == 0)
-		return 0;
-	/*
-	 * getaddrinfo() would open /etc files, which the sandbox forbids
-	 * (seccomp kills the process).  Until netproxy has its own
-	 * non-blocking stub resolver, only pinned names are reachable.
-	 */
-	snprintf(err, errlen, "cannot resolve %s: no [upstream] resolve pin "
-	    "(host-side resolver not available yet)", host);
-	return -1;
+	return numeric_addr(host, port, ss, sslen) == 0 ? 1 : 0;
 }
 
 static struct np_upstream *
@@ -142,51 +136,46 @@ upstream_free(struct netproxy *np, struct np_upstream *u)
 	free(u);
 }
 
-/*
- * A connection to host:port for conn c: from the pool, or a new one
- * (connecting).  On failure NULL, *status the HTTP status to answer with
- * (403 for a refused address, 502 otherwise) and err the reason.
- */
-struct np_upstream *
-upstream_get(struct netproxy *np, struct np_conn *c, const char *host,
-    uint16_t port, bool tls, int *status, char *err, size_t errlen)
+static void
+addr_text(const struct sockaddr_storage *ss, char *a, size_t alen)
 {
-	struct sockaddr_storage ss;
-	socklen_t	 sslen;
+	snprintf(a, alen, "?");
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+		    a, (socklen_t)alen);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr, a,
+		    (socklen_t)alen);
+}
+
+/* Start a non-blocking connection to an address already decided on. */
+static struct np_upstream *
+connect_addr(struct netproxy *np, struct np_conn *c, const char *host,
+    uint16_t port, bool tls, const struct sockaddr_storage *ss,
+    socklen_t sslen, int *status, char *err, size_t errlen)
+{
 	struct np_upstream *u;
+	char		 a[INET6_ADDRSTRLEN];
 	int		 fd, one = 1;
 
-	if ((u = pool_take(np, host, port, tls)) != NULL) {
-		u->end.conn = c;
-		return u;
-	}
 	*status = 502;
-	if (resolve(np, host, port, &ss, &sslen, err, errlen) == -1)
-		return NULL;
 	if (!np->settings.private_addresses &&
-	    upstream_addr_private((struct sockaddr *)&ss)) {
-		char	 a[INET6_ADDRSTRLEN] = "?";
-
-		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-			    a, sizeof(a));
-		else
-			inet_ntop(AF_INET6,
-			    &((struct sockaddr_in6 *)&ss)->sin6_addr, a,
-			    sizeof(a));
+	    upstream_addr_private((const struct sockaddr *)ss)) {
+		addr_text(ss, a, sizeof(a));
 		*status = 403;
 		snprintf(err, errlen, "%s resolves to a private address (%s); "
 		    "set [network] private_addresses = true to allow", host, a);
 		return NULL;
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return NULL;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&ss, sslen) == -1 &&
+	if (connect(fd, (const struct sockaddr *)ss, sslen) == -1 &&
 	    errno != EINPROGRESS) {
 		snprintf(err, errlen, "connect to %s:%u: %s", host, port,
 		    strerror(errno));
@@ -216,6 +205,81 @@ upstream_get(struct netproxy *np, struct np_conn *c, const char *host,
 	}
 	u->end.events = EV_WRITE;
 	return u;
+}
+
+/*
+ * A connection to host:port for conn c: from the pool, or a new one to a
+ * pinned, numeric or cached address.  1: *out is set (connecting or
+ * ready); 0: the name must be looked up first (upstream_connect_resolved
+ * follows); -1: *status is the HTTP status to answer with (403 for a
+ * refused address, 502 otherwise) and err the reason.
+ */
+int
+upstream_start(struct netproxy *np, struct np_conn *c, const char *host,
+    uint16_t port, bool tls, struct np_upstream **out, int *status,
+    char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t	 sslen;
+	uint32_t	 addrs[RESOLV_ADDR_MAX];
+	size_t		 naddrs;
+	int		 r;
+
+	*status = 502;
+	if ((*out = pool_take(np, host, port, tls)) != NULL) {
+		(*out)->end.conn = c;
+		return 1;
+	}
+	if ((r = resolve_local(np, host, port, &ss, &sslen, err, errlen)) == -1)
+		return -1;
+	if (r == 1) {
+		*out = connect_addr(np, c, host, port, tls, &ss, sslen, status,
+		    err, errlen);
+		return *out != NULL ? 1 : -1;
+	}
+	if (resolver_cached(np, host, addrs, &naddrs)) {
+		*out = upstream_connect_resolved(np, c, host, port, tls, addrs,
+		    naddrs, status, err, errlen);
+		return *out != NULL ? 1 : -1;
+	}
+	return 0;
+}
+
+/*
+ * Connect to the first usable address the resolver found.  Private
+ * addresses are skipped unless [network] private_addresses (a name that
+ * resolves only to such addresses is refused: DNS rebinding, SSRF).
+ */
+struct np_upstream *
+upstream_connect_resolved(struct netproxy *np, struct np_conn *c,
+    const char *host, uint16_t port, bool tls, const uint32_t *addrs,
+    size_t naddrs, int *status, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	size_t		 i, pick = 0;
+
+	*status = 502;
+	if (naddrs == 0) {
+		snprintf(err, errlen, "cannot resolve %s: no address", host);
+		return NULL;
+	}
+	for (i = 0; i < naddrs; i++) {
+		memset(&ss, 0, sizeof(ss));
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(addrs[i]);
+		if (np->settings.private_addresses ||
+		    !upstream_addr_private((struct sockaddr *)&ss)) {
+			pick = i;
+			break;
+		}
+	}
+	memset(&ss, 0, sizeof(ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	sin->sin_addr.s_addr = htonl(addrs[pick]);
+	return connect_addr(np, c, host, port, tls, &ss, sizeof(*sin), status,
+	    err, errlen);
 }
 
 /*
@@ -294,15 +358,38 @@ upstream_progress(struct netproxy *np, struct np_upstream *u)
 	return -1;
 }
 
+/* Ready for another request: connected, nothing pending either way. */
+bool
+upstream_reusable(struct np_upstream *u)
+{
+	return u->state == UP_READY && !u->end.eof && !u->end.failed &&
+	    u->end.in.len == 0 && u->end.out.len == 0 &&
+	    (u->end.ssl == NULL || mbedtls_ssl_get_bytes_avail(u->end.ssl) == 0);
+}
+
+/*
+ * An idle upstream must have nothing to say: any readable byte is the
+ * server closing (EOF, a TLS close_notify) or junk.  false: drop it.
+ */
+bool
+upstream_idle_alive(struct np_upstream *u)
+{
+	uint8_t	 b;
+	ssize_t	 n;
+
+	if (!upstream_reusable(u))
+		return false;
+	n = recv(u->end.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == -1 && (errno == EAGAIN || errno == EINTR);
+}
+
 void
 upstream_release(struct netproxy *np, struct np_upstream *u, bool reuse)
 {
 	if (u == NULL)
 		return;
 	u->end.conn = NULL;
-	if (!reuse || u->state != UP_READY || u->end.eof || u->end.failed ||
-	    u->end.in.len > 0 || u->end.out.len > 0 ||
-	    (u->end.ssl != NULL && mbedtls_ssl_get_bytes_avail(u->end.ssl) > 0)) {
+	if (!reuse || !upstream_reusable(u)) {
 		upstream_free(np, u);
 		return;
 	}

@@ -1,33 +1,47 @@
 #!/usr/bin/env python3
-"""netproxy end to end: real curl and dig through `capsemctl proxy`, real
-TLS upstreams (upstream.py) on 127.0.0.x with a test CA.
+"""netproxy end to end: real curl, dig and TLS clients through `capsemctl
+proxy`, real TLS upstreams (upstream.py) on 127.0.0.x with a test CA, and a
+tiny DNS server (dnsserver.py) for netproxy's own upstream resolver.
 
 usage: test_proxy.py CAPSEMCTL SMUGGLING_DIR CERTD POLICYD NETPROXY
-Exits 77 (skipped) when this capsemctl has no `proxy` command yet.
+
+Every wait is bounded (subprocess timeouts, curl --max-time, select).
+The resolver checks need ports 53 and 443 on 127.0.0.x: without root they
+are skipped (said so in the output).  Exits 77 (skipped) when this
+capsemctl has no `proxy` command.
 """
+import base64
 import hashlib
+import json
 import os
 import re
+import select
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOST = 'api.example.test'
+DNS_ADDR = '127.0.0.7'          # dnsserver.py, UDP port 53
+DNS_TARGET = '127.0.0.6'        # an upstream on port 443 for resolved names
+SECRET = 's3cret-test-key'
+WS_GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 failures = []
+procs = []
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, timeout=60, **kw)
+def run(cmd, timeout=60, **kw):
+    return subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
 
 
 def check(name, cond, detail=''):
     print('%s %s%s' % ('ok  ' if cond else 'FAIL', name,
-                        (': ' + detail) if (detail and not cond) else ''))
+                        (': ' + str(detail)) if (detail and not cond) else ''),
+          flush=True)
     if not cond:
         failures.append(name)
 
@@ -40,15 +54,35 @@ def free_port(addr='127.0.0.1'):
     return port
 
 
+def readline_timeout(stream, seconds):
+    """One line from a pipe, or what came before the time ran out."""
+    fd, line = stream.fileno(), b''
+    while not line.endswith(b'\n'):
+        r, _, _ = select.select([fd], [], [], seconds)
+        if not r:
+            break
+        c = os.read(fd, 1)
+        if not c:
+            break
+        line += c
+    return line
+
+
+def spawn(cmd, **kw):
+    p = subprocess.Popen(cmd, **kw)
+    procs.append(p)
+    return p
+
+
 def wait_port(addr, port, proc, what):
-    for _ in range(200):
+    for _ in range(300):
         if proc.poll() is not None:
             sys.exit('%s exited early (status %s)' % (what, proc.returncode))
         try:
             socket.create_connection((addr, port), timeout=0.2).close()
             return
         except OSError:
-            time.sleep(0.05)
+            select.select([], [], [], 0.05)
     sys.exit('%s did not listen on %s:%d' % (what, addr, port))
 
 
@@ -65,13 +99,14 @@ def make_pki(d):
                 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
                 '-subj', '/CN=%s' % ca, '-keyout', '%s/%s.key' % (d, ca),
                 '-out', '%s/%s.pem' % (d, ca))
+    with open('%s/ext.cnf' % d, 'w') as f:
+        f.write('subjectAltName=DNS:%s,DNS:bad.example.test,'
+                'DNS:local.example.test,DNS:dns.example.test,'
+                'DNS:cname.example.test\n' % HOST)
     for leaf, ca in (('good', 'testca'), ('bad', 'otherca')):
         openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
                 '-nodes', '-subj', '/CN=%s' % HOST, '-keyout',
                 '%s/%s.key' % (d, leaf), '-out', '%s/%s.csr' % (d, leaf))
-        with open('%s/ext.cnf' % d, 'w') as f:
-            f.write('subjectAltName=DNS:%s,DNS:bad.example.test,'
-                    'DNS:local.example.test\n' % HOST)
         openssl('x509', '-req', '-in', '%s/%s.csr' % (d, leaf), '-CA',
                 '%s/%s.pem' % (d, ca), '-CAkey', '%s/%s.key' % (d, ca),
                 '-CAcreateserial', '-days', '2', '-extfile', '%s/ext.cnf' % d,
@@ -79,11 +114,11 @@ def make_pki(d):
 
 
 def curl(proxy_port, path, *extra, host=HOST):
-    cmd = ['curl', '-sS', '--max-time', '20', '--cacert', CA,
+    cmd = ['curl', '-sS', '--max-time', '60', '--cacert', CA,
            '--connect-to', '%s:443:127.0.0.1:%d' % (host, proxy_port),
            '-o', '-', '-w', '\n%{http_code}'] + list(extra) + \
           ['https://%s%s' % (host, path)]
-    r = run(cmd)
+    r = run(cmd, timeout=90)
     out = r.stdout.rsplit(b'\n', 1)
     body, code = (out[0], out[1].decode()) if len(out) == 2 else (b'', '000')
     return code, body, r.stderr.decode()
@@ -110,45 +145,156 @@ def decode_case(text):
     return bytes(out)
 
 
-def raw_tls_request(proxy_port, payload):
+def tls_connect(proxy_port, host=HOST):
     ctx = ssl.create_default_context(cafile=CA)
-    with socket.create_connection(('127.0.0.1', proxy_port), timeout=10) as s:
-        with ctx.wrap_socket(s, server_hostname=HOST) as t:
-            t.sendall(payload)
-            data = b''
-            try:
-                while True:
-                    chunk = t.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            except (ssl.SSLError, OSError):
-                pass
-            return data
+    s = socket.create_connection(('127.0.0.1', proxy_port), timeout=10)
+    return ctx.wrap_socket(s, server_hostname=host)
 
 
-def start_proxy(home, env, port, dns_port=None):
-    cmd = [CAPSEMCTL, 'proxy', '-l', '127.0.0.1:%d' % port]
+def raw_tls_request(proxy_port, payload):
+    with tls_connect(proxy_port) as t:
+        t.sendall(payload)
+        data = b''
+        try:
+            while True:
+                chunk = t.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (ssl.SSLError, OSError):
+            pass
+        return data
+
+
+def recv_exact(t, n):
+    data = b''
+    while len(data) < n:
+        chunk = t.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def ws_frame(opcode, payload):
+    mask = os.urandom(4)
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x80 | opcode, 0x80 | n])
+    elif n < 65536:
+        head = bytes([0x80 | opcode, 0x80 | 126]) + struct.pack('>H', n)
+    else:
+        head = bytes([0x80 | opcode, 0x80 | 127]) + struct.pack('>Q', n)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def ws_read(t):
+    hdr = recv_exact(t, 2)
+    if len(hdr) < 2:
+        return None, b''
+    n = hdr[1] & 0x7f
+    if n == 126:
+        n = struct.unpack('>H', recv_exact(t, 2))[0]
+    elif n == 127:
+        n = struct.unpack('>Q', recv_exact(t, 8))[0]
+    return hdr[0] & 0x0f, recv_exact(t, n)
+
+
+def websocket_echo(proxy_port):
+    """Upgrade through the proxy, then echo a small and a large frame."""
+    key = base64.b64encode(os.urandom(16))
+    with tls_connect(proxy_port) as t:
+        t.sendall(b'GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n'
+                  b'Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n'
+                  b'Sec-WebSocket-Version: 13\r\n\r\n' % (HOST.encode(), key))
+        head = b''
+        while b'\r\n\r\n' not in head:
+            chunk = t.recv(1)
+            if not chunk:
+                return 'closed before the 101: %r' % head
+            head += chunk
+        want = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+        if not head.startswith(b'HTTP/1.1 101 ') or want not in head:
+            return 'bad upgrade answer: %r' % head
+        for payload, op in ((b'hello capsem', 1), (os.urandom(70000), 2)):
+            t.sendall(ws_frame(op, payload))
+            got_op, got = ws_read(t)
+            if got_op != op or got != payload:
+                return 'echo of %d bytes: opcode %s, %d bytes back' % (
+                    len(payload), got_op, len(got))
+        t.sendall(ws_frame(8, b''))
+        op, _ = ws_read(t)
+        if op != 8:
+            return 'no close frame back'
+    return ''
+
+
+def random_block():
+    out, h = bytearray(), b'capsem'
+    while len(out) < 1 << 20:
+        h = hashlib.sha256(h).digest()
+        out += h
+    return bytes(out[:1 << 20])
+
+
+def start_proxy(home, env, port, dns_port=None, log='proxy.log'):
+    """capsemctl proxy; returns (process, session id, log path)."""
+    cmd = [CAPSEMCTL, '-v', 'proxy', '-l', '127.0.0.1:%d' % port]
     if dns_port:
         cmd += ['--dns', '127.0.0.1:%d' % dns_port]
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
-                         stderr=open(os.path.join(home, 'proxy.log'), 'ab'))
+    logpath = os.path.join(home, log)
+    p = spawn(cmd, env=env, stdout=subprocess.PIPE,
+              stderr=open(logpath, 'ab'))
+    sid = readline_timeout(p.stdout, 30).decode().strip()
+    if not re.fullmatch(r'[0-9a-f]{8}', sid):
+        sys.exit('capsemctl proxy did not announce a session (%r); see %s'
+                 % (sid, logpath))
     wait_port('127.0.0.1', port, p, 'capsemctl proxy')
-    return p
+    return p, sid, logpath
+
+
+def stop_proxy(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=5)
+
+
+def child_pid(parent, comm):
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index('(') + 1:stat.rindex(')')]
+        ppid = int(stat[stat.rindex(')') + 2:].split()[1])
+        if ppid == parent and name == comm:
+            return int(pid)
+    return None
 
 
 def write_config(home, d, up_port, bad_port, private):
     with open(os.path.join(home, 'user.toml'), 'w') as f:
         f.write('''[network]
 default = "deny"
-allow = ["%(h)s", "bad.example.test", "local.example.test"]
+allow = ["%(h)s", "bad.example.test", "local.example.test", "dns.example.test", "cname.example.test", "nx.example.test", "silent.example.test"]
 block = ["denied.example.test"]
 private_addresses = %(priv)s
 
 [http."%(h)s"]
 deny = ["DELETE *"]
-allow = ["*"]
+allow = ["* *"]
 default = "deny"
+
+[credentials."%(h)s"]
+header = "x-api-key"
+env = "CAPSEM_TEST_KEY"
 
 [upstream]
 resolve = ["%(h)s:443:127.0.0.2:%(up)d", "bad.example.test:443:127.0.0.3:%(bad)d", "local.example.test:443:127.0.0.1:%(up1)d"]
@@ -157,152 +303,348 @@ ca_file = "%(d)s/testca.pem"
        'd': d, 'priv': 'true' if private else 'false'})
 
 
+def read_audit(home, sid):
+    path = os.path.join(home, 'sessions', sid, 'audit.jsonl')
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return [], ''
+    lines = []
+    for line in text.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            lines.append({'unparsable': line})
+    return lines, text
+
+
+def main_checks(d, home, env, up_port, bad_port, resolver):
+    write_config(home, d, up_port, bad_port, private=True)
+    pport, dport = free_port(), free_port()
+    proxy, sid, _ = start_proxy(home, env, pport, dport)
+    try:
+        code, body, err = curl(pport, '/hello')
+        check('GET allowed', code == '200' and body == b'ok GET /hello',
+              '%s %r %s' % (code, body, err))
+        for size in (1, 65536, 5 * 1024 * 1024):
+            data = os.urandom(size)
+            path = os.path.join(d, 'body')
+            with open(path, 'wb') as f:
+                f.write(data)
+            code, body, err = curl(pport, '/sha256', '--data-binary',
+                                   '@' + path)
+            check('POST %d bytes' % size, code == '200' and
+                  body.decode() == hashlib.sha256(data).hexdigest(),
+                  '%s %r %s' % (code, body[:80], err))
+        code, body, err = curl(pport, '/sha256', '--data-binary',
+                               '@' + path, '-H', 'Transfer-Encoding: chunked')
+        check('POST chunked upload', code == '200' and
+              body.decode() == hashlib.sha256(data).hexdigest(), err)
+        # 100 MB up (streamed by curl -T, with Expect: 100-continue) and down
+        big = os.path.join(d, 'big')
+        h = hashlib.sha256()
+        with open(big, 'wb') as f:
+            for _ in range(100):
+                part = os.urandom(1 << 20)
+                h.update(part)
+                f.write(part)
+        code, body, err = curl(pport, '/sha256', '-T', big, '-X', 'POST')
+        check('POST 100 MB (Expect: 100-continue), sha256 equal',
+              code == '200' and body.decode() == h.hexdigest(),
+              '%s %r %s' % (code, body[:80], err))
+        os.unlink(big)
+        r = run(['curl', '-sS', '--max-time', '120', '--cacert', CA,
+                 '--connect-to', '%s:443:127.0.0.1:%d' % (HOST, pport),
+                 '-o', '-', 'https://%s/random/%d' % (HOST, 100 << 20)],
+                timeout=150)
+        want = hashlib.sha256(random_block() * 100).hexdigest()
+        check('GET 100 MB, sha256 equal', r.returncode == 0 and
+              hashlib.sha256(r.stdout).hexdigest() == want,
+              '%d bytes, %s' % (len(r.stdout), r.stderr.decode()))
+        code, body, err = curl(pport, '/bytes/3000000')
+        check('GET 3 MB', code == '200' and body ==
+              bytes(i % 251 for i in range(3000000)), err)
+        code, body, err = curl(pport, '/chunked')
+        check('chunked response', code == '200' and
+              body == b'one two three', '%s %r' % (code, body))
+        # SSE: event 0 must arrive while the upstream still holds the rest
+        p = spawn(['curl', '-sSN', '--max-time', '40', '--cacert', CA,
+                   '--connect-to', '%s:443:127.0.0.1:%d' % (HOST, pport),
+                   'https://%s/sse' % HOST], stdout=subprocess.PIPE)
+        first = readline_timeout(p.stdout, 20)
+        code, _, _ = curl(pport, '/release')
+        rest = b''
+        while True:
+            line = readline_timeout(p.stdout, 20)
+            if not line:
+                break
+            rest += line
+        p.wait(timeout=30)
+        check('SSE delivered incrementally', first == b'data: event 0\n' and
+              b'event 2' in rest and code == '200', '%r %r' % (first, rest))
+        # keep-alive: one client connection, and one upstream connection
+        r = run(['curl', '-sSv', '--max-time', '20', '--cacert', CA,
+                 '--connect-to', '%s:443:127.0.0.1:%d' % (HOST, pport),
+                 'https://%s/a' % HOST, 'https://%s/peer' % HOST,
+                 'https://%s/peer' % HOST])
+        m = re.fullmatch(rb'ok GET /a(\d{4,5})(\d{4,5})', r.stdout)
+        check('keep-alive reuse (client side)',
+              r.stdout.startswith(b'ok GET /a') and
+              r.stderr.count(b'Re-using existing connection') >= 2,
+              r.stdout.decode())
+        check('keep-alive reuse (upstream pool)',
+              m is not None and m.group(1) == m.group(2), r.stdout.decode())
+        # a session ticket from one netproxy instance opens in any other
+        r = run(['openssl', 's_client', '-connect', '127.0.0.1:%d' % pport,
+                 '-servername', HOST, '-CAfile', CA, '-tls1_2', '-reconnect'],
+                input=b'', timeout=60)
+        out = r.stdout.decode(errors='replace')
+        check('TLS resumption with session tickets (5 of 5 reconnects)',
+              out.count('\nReused, TLSv1.2') == 5 and
+              'Verify return code: 0 (ok)' in out,
+              re.findall(r'\n(New|Reused), ', out))
+        # two pipelined requests in one write: two answers, in order
+        resp = raw_tls_request(pport, (
+            b'GET /one HTTP/1.1\r\nHost: %s\r\n\r\n'
+            b'GET /two HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n'
+            % (HOST.encode(), HOST.encode())))
+        check('pipelined requests answered in order',
+              re.search(rb'ok GET /one.*HTTP/1\.1 200.*ok GET /two', resp,
+                        re.S) is not None, repr(resp[-200:]))
+        # not TLS, or TLS without a server name: reset, nothing answered
+        with socket.create_connection(('127.0.0.1', pport), timeout=10) as s:
+            s.sendall(b'GET / HTTP/1.1\r\nHost: %s\r\n\r\n' % HOST.encode())
+            try:
+                data = s.recv(100)
+            except OSError:
+                data = b''
+        check('plain HTTP on the HTTPS port: closed without an answer',
+              data == b'', repr(data))
+        ctx = ssl.create_default_context(cafile=CA)
+        ctx.check_hostname = False
+        try:
+            with socket.create_connection(('127.0.0.1', pport),
+                                          timeout=10) as s:
+                with ctx.wrap_socket(s) as t:
+                    t.sendall(b'GET / HTTP/1.1\r\n\r\n')
+                    nosni = 'handshake completed'
+        except (ssl.SSLError, OSError) as e:
+            nosni = ''
+        check('ClientHello without SNI: reset', nosni == '', nosni)
+        err = websocket_echo(pport)
+        check('WebSocket echo through the proxy', err == '', err)
+        code, body, err = curl(pport, '/headers', '-H',
+                               'x-api-key: guest-placeholder')
+        check('credential injected, guest value replaced', code == '200' and
+              re.search(rb'(?i)x-api-key: ' + SECRET.encode(), body) and
+              b'guest-placeholder' not in body, '%s %r' % (code, body))
+        r = run(['curl', '-sS', '--max-time', '20', '--cacert', CA,
+                 '--connect-to', 'denied.example.test:443:127.0.0.1:%d' % pport,
+                 '-D', '-', '-o', '-', 'https://denied.example.test/x'])
+        out = r.stdout
+        check('denied host -> 403 naming the rule and file:line',
+              out.startswith(b'HTTP/1.1 403') and
+              b'denied.example.test' in out and
+              re.search(rb'user\.toml:\d+', out) and
+              re.search(rb'(?i)capsem-verdict: deny', out), repr(out))
+        code, body, err = curl(pport, '/thing', '-X', 'DELETE')
+        check('denied method -> 403', code == '403' and b'DELETE' in body
+              and b'rule' in body, '%s %r' % (code, body))
+        code, body, err = curl(pport, '/x', '-H', 'Host: other.test')
+        check('SNI/Host mismatch -> 421', code == '421', code)
+        code, body, err = curl(pport, '/x', host='bad.example.test')
+        check('upstream bad certificate -> 502', code == '502' and
+              b'certificate' in body, '%s %r' % (code, body))
+        # the smuggling corpus over the wire (its Host a.test becomes ours)
+        n = 0
+        for name in sorted(os.listdir(SMUGGLING)):
+            if not name.endswith('.txt'):
+                continue
+            with open(os.path.join(SMUGGLING, name)) as f:
+                first, text = f.read().split('\n', 1)
+            want = int(first.split()[1])
+            if want == 200:
+                continue
+            payload = decode_case(text).replace(b'a.test', HOST.encode())
+            resp = raw_tls_request(pport, payload)
+            m = re.match(rb'HTTP/1\.1 (\d{3}) ', resp)
+            got = int(m.group(1)) if m else 0
+            check('smuggling %s -> %d' % (name, want), got == want,
+                  repr(resp[:60]))
+            n += 1
+        check('smuggling corpus size', n >= 30, str(n))
+        code, body, err = curl(pport, '/still')
+        check('proxy still serving after the corpus', code == '200', err)
+        # upstream names through netproxy's own resolver
+        if resolver:
+            code, body, err = curl(pport, '/r', host='dns.example.test')
+            check('resolver: A record (forged answers ignored)',
+                  code == '200' and body == b'ok GET /r',
+                  '%s %r %s' % (code, body, err))
+            code, body, err = curl(pport, '/c', host='cname.example.test')
+            check('resolver: CNAME chain', code == '200' and
+                  body == b'ok GET /c', '%s %r' % (code, body))
+            code, body, err = curl(pport, '/', host='nx.example.test')
+            check('resolver: NXDOMAIN -> 502 naming it', code == '502' and
+                  b'NXDOMAIN' in body, '%s %r' % (code, body))
+            code, body, err = curl(pport, '/', host='silent.example.test')
+            check('resolver: no answer -> 502 after bounded retries',
+                  code == '502' and b'no answer' in body,
+                  '%s %r' % (code, body))
+        # DNS for the guest
+        def dig(name, qtype='A'):
+            r = run(['dig', '+tcp', '+tries=1', '+time=5', '-p',
+                     str(dport), '@127.0.0.1', name, qtype])
+            return r.stdout.decode()
+        a1, a2 = dig(HOST), dig(HOST)
+        m1 = re.search(r'IN\s+A\s+(198\.1[89]\.\d+\.\d+)', a1)
+        m2 = re.search(r'IN\s+A\s+(198\.1[89]\.\d+\.\d+)', a2)
+        check('dig allowed -> stable 198.18.x.y', m1 and m2 and
+              m1.group(1) == m2.group(1), a1)
+        check('dig blocked -> NXDOMAIN', 'status: NXDOMAIN' in
+              dig('denied.example.test'))
+        check('dig TXT -> REFUSED', 'status: REFUSED' in dig(HOST, 'TXT'))
+        out = dig(HOST, 'AAAA')
+        check('dig AAAA -> empty NOERROR', 'status: NOERROR' in out and
+              'ANSWER: 0' in out, out)
+    finally:
+        stop_proxy(proxy)
+
+    lines, text = read_audit(home, sid)
+    def has(**kw):
+        return any(all(l.get(k) == v for k, v in kw.items()) for l in lines)
+    check('audit: allowed request with status and bytes',
+          any(l.get('event') == 'request' and l.get('path') == '/hello' and
+              l.get('status') == 200 and l.get('verdict') == 'allow' and
+              l.get('bytes_out', 0) > 0 for l in lines), text[:300])
+    check('audit: denied host', has(event='request',
+                                     host='denied.example.test', status=403,
+                                     verdict='deny'))
+    check('audit: smuggling refusals', has(event='request', status=400))
+    check('audit: reset connections', has(event='refused', verdict='deny'))
+    check('audit: DNS queries', has(event='dns', host=HOST, verdict='allow')
+          and has(event='dns', host='denied.example.test', status=3))
+    check('audit: every line is JSON', all('unparsable' not in l
+                                           for l in lines) and len(lines) > 10)
+    check('audit: no credential in the log', SECRET not in text)
+
+
+def private_checks(d, home, env, up_port, bad_port, resolver):
+    """Without private_addresses, names pinned or resolved to 127.0.0.x
+    are refused (SSRF / DNS rebinding)."""
+    write_config(home, d, up_port, bad_port, private=False)
+    pport = free_port()
+    proxy, _, _ = start_proxy(home, env, pport)
+    try:
+        code, body, err = curl(pport, '/x', host='local.example.test')
+        check('upstream 127.0.0.1 without private_addresses -> 403',
+              code == '403' and b'private' in body, '%s %r' % (code, body))
+        if resolver:
+            code, body, err = curl(pport, '/x', host='dns.example.test')
+            check('resolved private address without private_addresses '
+                  '-> 403', code == '403' and b'private' in body,
+                  '%s %r' % (code, body))
+    finally:
+        stop_proxy(proxy)
+
+
+def kill_checks(d, home, env, up_port, bad_port):
+    """A dead certd or policyd: no request is allowed, the session ends."""
+    write_config(home, d, up_port, bad_port, private=True)
+    for comm in ('capsem-certd', 'capsem-policyd'):
+        pport = free_port()
+        log = 'proxy-kill-%s.log' % comm
+        proxy, _, logpath = start_proxy(home, env, pport, log=log)
+        try:
+            code, _, err = curl(pport, '/warm')
+            pid = child_pid(proxy.pid, comm)
+            check('%s: running before the kill' % comm,
+                  code == '200' and pid is not None, err)
+            if pid is None:
+                continue
+            os.kill(pid, signal.SIGKILL)
+            # a host netproxy has no certificate for yet: needs both
+            code, body, err = curl(pport, '/after', host='local.example.test')
+            check('%s killed: new request not allowed' % comm,
+                  code != '200', '%s %r' % (code, body))
+            try:
+                status = proxy.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                status = None
+            with open(logpath, errors='replace') as f:
+                logtext = f.read()
+            check('%s killed: the session ends (status 1, reason logged)'
+                  % comm, status == 1 and
+                  ('%s (pid %d) killed by signal 9' % (comm, pid)) in logtext,
+                  'status %s; %s' % (status, logtext[-300:]))
+        finally:
+            stop_proxy(proxy)
+
+
 def main():
-    global CAPSEMCTL, CA
-    CAPSEMCTL, smuggling = sys.argv[1], sys.argv[2]
+    global CAPSEMCTL, CA, SMUGGLING
+    CAPSEMCTL, SMUGGLING = sys.argv[1], sys.argv[2]
     usage = run([CAPSEMCTL, 'proxy', '-h'])
     if b'-l' not in usage.stdout + usage.stderr:
         print('capsemctl has no proxy command yet: skipped')
         sys.exit(77)
 
-    procs = []
     with tempfile.TemporaryDirectory() as d:
-        home = os.path.join(d, 'home')
-        os.mkdir(home)
-        libexec = os.path.join(d, 'libexec')
-        os.mkdir(libexec)
-        for path in sys.argv[3:6]:
-            os.symlink(os.path.abspath(path),
-                       os.path.join(libexec, os.path.basename(path)))
-        env = dict(os.environ, CAPSEM_HOME=home, CAPSEM_LIBEXEC_DIR=libexec,
-                   CAPSEM_CORP_CONFIG=os.path.join(d, 'no-corp.toml'))
-        make_pki(d)
-        up_port, bad_port = free_port('127.0.0.2'), free_port('127.0.0.3')
-        for addr, port, leaf in (('127.0.0.2', up_port, 'good'),
-                                 ('127.0.0.3', bad_port, 'bad'),
-                                 ('127.0.0.1', up_port, 'good')):
-            p = subprocess.Popen([sys.executable, os.path.join(HERE, 'upstream.py'),
-                                  addr, str(port), '%s/%s.pem' % (d, leaf),
-                                  '%s/%s.key' % (d, leaf)],
-                                 stdout=subprocess.PIPE)
-            procs.append(p)
-            p.stdout.readline()
-        r = run([CAPSEMCTL, 'ca', 'init'], env=env)
-        check('ca init', r.returncode == 0, r.stderr.decode())
-        CA = os.path.join(home, 'ca', 'ca.pem')
-        write_config(home, d, up_port, bad_port, private=True)
-        pport, dport = free_port(), free_port()
-        proxy = start_proxy(home, env, pport, dport)
-        procs.append(proxy)
         try:
-            code, body, err = curl(pport, '/hello')
-            check('GET allowed', code == '200' and body == b'ok GET /hello',
-                  '%s %r %s' % (code, body, err))
-            for size in (1, 65536, 5 * 1024 * 1024):
-                data = os.urandom(size)
-                path = os.path.join(d, 'body')
-                with open(path, 'wb') as f:
-                    f.write(data)
-                code, body, err = curl(pport, '/sha256', '--data-binary',
-                                       '@' + path)
-                check('POST %d bytes' % size, code == '200' and
-                      body.decode() == hashlib.sha256(data).hexdigest(),
-                      '%s %r %s' % (code, body[:80], err))
-            code, body, err = curl(pport, '/sha256', '--data-binary',
-                                   '@' + path, '-H',
-                                   'Transfer-Encoding: chunked')
-            check('POST chunked upload', code == '200' and
-                  body.decode() == hashlib.sha256(data).hexdigest(), err)
-            code, body, err = curl(pport, '/bytes/3000000')
-            check('GET 3 MB', code == '200' and body ==
-                  bytes(i % 251 for i in range(3000000)), err)
-            code, body, err = curl(pport, '/chunked')
-            check('chunked response', code == '200' and
-                  body == b'one two three', '%s %r' % (code, body))
-            # SSE: events arrive one by one, before the stream ends
-            p = subprocess.Popen(['curl', '-sSN', '--cacert', CA,
-                                  '--connect-to', '%s:443:127.0.0.1:%d' % (HOST, pport),
-                                  'https://%s/sse' % HOST], stdout=subprocess.PIPE)
-            first = p.stdout.readline()
-            rest = p.stdout.read()
-            p.wait()
-            check('SSE delivered incrementally', first == b'data: event 0\n'
-                  and b'event 2' in rest, repr(first))
-            r = run(['curl', '-sSv', '--cacert', CA, '--connect-to',
-                     '%s:443:127.0.0.1:%d' % (HOST, pport),
-                     'https://%s/a' % HOST, 'https://%s/b' % HOST])
-            check('keep-alive reuse', r.stdout == b'ok GET /aok GET /b' and
-                  b'Re-using existing connection' in r.stderr,
-                  r.stdout.decode())
-            code, body, err = curl(pport, '/x', host='denied.example.test')
-            check('denied host -> 403 naming the rule', code == '403' and
-                  b'denied.example.test' in body and b'user.toml' in body,
-                  '%s %r' % (code, body))
-            code, body, err = curl(pport, '/thing', '-X', 'DELETE')
-            check('denied method -> 403', code == '403' and b'DELETE' in body
-                  and b'rule' in body, '%s %r' % (code, body))
-            code, body, err = curl(pport, '/x', '-H', 'Host: other.test')
-            check('SNI/Host mismatch -> 421', code == '421', code)
-            code, body, err = curl(pport, '/x', host='bad.example.test')
-            check('upstream bad certificate -> 502', code == '502' and
-                  b'certificate' in body, '%s %r' % (code, body))
-            # the smuggling corpus over the wire
-            n = 0
-            for name in sorted(os.listdir(smuggling)):
-                if not name.endswith('.txt'):
-                    continue
-                with open(os.path.join(smuggling, name)) as f:
-                    first, text = f.read().split('\n', 1)
-                want = int(first.split()[1])
-                if want == 200:
-                    continue
-                resp = raw_tls_request(pport, decode_case(text))
-                m = re.match(rb'HTTP/1\.1 (\d{3}) ', resp)
-                got = int(m.group(1)) if m else 0
-                if name.find('chunk-') >= 0 and got == 0:
-                    got = 400 if not resp else got
-                check('smuggling %s -> %d' % (name, want), got == want or
-                      (want == 400 and 'chunk' in name and got in (0, 400)),
-                      repr(resp[:60]))
-                n += 1
-            check('smuggling corpus size', n >= 30, str(n))
-            code, body, err = curl(pport, '/still')
-            check('proxy still serving after the corpus', code == '200', err)
-            # DNS
-            def dig(name, qtype='A'):
-                r = run(['dig', '+tcp', '+tries=1', '+time=5', '-p',
-                         str(dport), '@127.0.0.1', name, qtype])
-                return r.stdout.decode()
-            a1, a2 = dig(HOST), dig(HOST)
-            m1 = re.search(r'IN\s+A\s+(198\.1[89]\.\d+\.\d+)', a1)
-            m2 = re.search(r'IN\s+A\s+(198\.1[89]\.\d+\.\d+)', a2)
-            check('dig allowed -> stable 198.18.x.y', m1 and m2 and
-                  m1.group(1) == m2.group(1), a1)
-            check('dig blocked -> NXDOMAIN', 'NXDOMAIN' in
-                  dig('denied.example.test'))
-            check('dig TXT -> REFUSED', 'REFUSED' in dig(HOST, 'TXT'))
-            check('dig AAAA -> empty NOERROR', 'NOERROR' in dig(HOST, 'AAAA'))
-        finally:
-            proxy.send_signal(signal.SIGTERM)
-            proxy.wait(timeout=10)
+            home = os.path.join(d, 'home')
+            os.mkdir(home)
+            libexec = os.path.join(d, 'libexec')
+            os.mkdir(libexec)
+            for path in sys.argv[3:6]:
+                os.symlink(os.path.abspath(path),
+                           os.path.join(libexec, os.path.basename(path)))
+            with open(os.path.join(d, 'resolv.conf'), 'w') as f:
+                f.write('# test name server\nnameserver %s\n' % DNS_ADDR)
+            env = dict(os.environ, CAPSEM_HOME=home,
+                       CAPSEM_LIBEXEC_DIR=libexec,
+                       CAPSEM_CORP_CONFIG=os.path.join(d, 'no-corp.toml'),
+                       CAPSEM_RESOLV_CONF=os.path.join(d, 'resolv.conf'),
+                       CAPSEM_TEST_KEY=SECRET)
+            make_pki(d)
+            up_port, bad_port = free_port('127.0.0.2'), free_port('127.0.0.3')
+            servers = [('127.0.0.2', up_port, 'good'),
+                       ('127.0.0.3', bad_port, 'bad'),
+                       ('127.0.0.1', up_port, 'good')]
+            resolver = os.geteuid() == 0
+            if resolver:
+                servers.append((DNS_TARGET, 443, 'good'))
+            else:
+                print('skip resolver checks: ports 53 and 443 need root')
+            for addr, port, leaf in servers:
+                p = spawn([sys.executable, os.path.join(HERE, 'upstream.py'),
+                           addr, str(port), '%s/%s.pem' % (d, leaf),
+                           '%s/%s.key' % (d, leaf)], stdout=subprocess.PIPE)
+                if readline_timeout(p.stdout, 20) != b'ready\n':
+                    sys.exit('upstream on %s:%d did not start' % (addr, port))
+            if resolver:
+                p = spawn([sys.executable, os.path.join(HERE, 'dnsserver.py'),
+                           DNS_ADDR, DNS_TARGET], stdout=subprocess.PIPE)
+                if readline_timeout(p.stdout, 20) != b'ready\n':
+                    sys.exit('dnsserver.py did not start')
+            r = run([CAPSEMCTL, 'ca', 'init'], env=env)
+            check('ca init', r.returncode == 0, r.stderr.decode())
+            CA = os.path.join(home, 'ca', 'ca.pem')
 
-        # without private_addresses, a name pinned to 127.0.0.1 is refused
-        write_config(home, d, up_port, bad_port, private=False)
-        pport = free_port()
-        proxy = start_proxy(home, env, pport)
-        try:
-            code, body, err = curl(pport, '/x', host='local.example.test')
-            check('upstream 127.0.0.1 without private_addresses -> 403',
-                  code == '403' and b'private' in body, '%s %r' % (code, body))
+            main_checks(d, home, env, up_port, bad_port, resolver)
+            private_checks(d, home, env, up_port, bad_port, resolver)
+            kill_checks(d, home, env, up_port, bad_port)
         finally:
-            proxy.send_signal(signal.SIGTERM)
-            proxy.wait(timeout=10)
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
     if failures:
         sys.exit('%d failed: %s' % (len(failures), ', '.join(failures)))
+    print('all passed')
 
 
 main()
