@@ -54,6 +54,7 @@ struct session_child {
 	pid_t		 pid;
 	bool		 alive;		/* not reaped yet */
 	bool		 ready;
+	bool		 killed_by_grace;
 	struct imsgev	 iev;
 	bool		 chan_open;
 	struct sandbox_report sandbox;
@@ -105,6 +106,12 @@ struct session {
 	struct termios	 saved_tio;
 	bool		 tio_saved;
 	bool		 announced;
+	/*
+	 * The vmm's EXIT may arrive just before the SIGCHLD of the child whose
+	 * death caused it (e.g. "lost the netproxy channel"); a child killed
+	 * then is the better reason.
+	 */
+	bool		 reason_provisional;
 	bool		 stopping;
 	int		 exit_code;
 	char		 reason[256];
@@ -280,6 +287,8 @@ parent_on_vm_event(void *ctx, struct imsg *imsg)
 		break;
 	case VM_EVENT_EXIT:
 		/* The session's status is the guest command's. */
+		if (!c->s->stopping)
+			c->s->reason_provisional = true;
 		session_stop(c->s, ev.status < 0 || ev.status > 255 ? 1 :
 		    ev.status, "guest ended: %s", ev.reason[0] ? ev.reason :
 		    "no reason given");
@@ -508,7 +517,12 @@ reap_children(struct session *s)
 		}
 		if (!s->stopping)
 			session_stop(s, 1, "%s", what);
-		else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		else if (s->reason_provisional && c->id != PROC_VMM &&
+		    WIFSIGNALED(status) && !c->killed_by_grace) {
+			snprintf(s->reason, sizeof(s->reason), "%s", what);
+			s->exit_code = 1;
+			s->reason_provisional = false;
+		} else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 			log_debug("during shutdown: %s", what);
 	}
 	session_finish_if_done(s);
@@ -525,6 +539,7 @@ grace_expired(void *arg)
 		if (s->children[i].alive) {
 			log_warnx("%s did not stop; killing it",
 			    s->children[i].label);
+			s->children[i].killed_by_grace = true;
 			kill(s->children[i].pid, SIGKILL);
 		}
 	}
@@ -1385,7 +1400,9 @@ console_attach(struct session *s)
 		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
 			s->tio_saved = true;
 	}
-	if (event_add(s->loop, STDIN_FILENO, EV_READ, on_stdin, s) == -1)
+	/* A file or /dev/null on stdin: nothing to forward (epoll says EPERM). */
+	if (event_add(s->loop, STDIN_FILENO, EV_READ, on_stdin, s) == -1 &&
+	    errno != EPERM)
 		log_warn("console input");
 }
 

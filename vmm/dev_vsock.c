@@ -70,6 +70,7 @@ struct vsock {
 	unsigned	 ctrl_head, ctrl_len;
 	uint8_t		 buf[VSOCK_READ_CHUNK];
 	uint64_t	 resets, refused, ctrl_dropped;
+	bool		 control_taken;	/* the control port was used once */
 };
 
 static void	vsock_fd_ready(int, uint32_t, void *);
@@ -303,8 +304,20 @@ conn_request(struct vsock *vs, const struct vsock_hdr *h)
 			return;
 		}
 		c->fd = sv[0];
-	} else
+	} else {
+		/*
+		 * One control stream per boot: capsem-init's, opened before
+		 * the session command runs.  Later ones (a hostile agent
+		 * faking READY or EXIT) are reset.
+		 */
+		if (vs->control_taken) {
+			vs->refused++;
+			reply(vs, h, VSOCK_OP_RST, NULL);
+			return;
+		}
+		vs->control_taken = true;
 		c->control = true;
+	}
 	c->used = true;
 	c->guest_port = h->src_port;
 	c->host_port = h->dst_port;

@@ -143,6 +143,19 @@ vm_create(struct vm *vm, int kvm_fd, uint64_t mem_bytes, unsigned ncpus,
 	memset(&pit, 0, sizeof(pit));
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) == -1)
 		FAIL("KVM_CREATE_PIT2: %s", strerror(errno));
+	{
+		/*
+		 * No catch-up of lost PIT ticks: a Linux guest keeps time with
+		 * the TSC, and the kvm-pit reinjection thread was seen stuck
+		 * (soft lockup) next to KVM_RUN under nested SVM.
+		 */
+		struct kvm_reinject_control rc;
+
+		memset(&rc, 0, sizeof(rc));
+		rc.pit_reinject = 0;
+		if (ioctl(vm->vm_fd, KVM_REINJECT_CONTROL, &rc) == -1)
+			FAIL("KVM_REINJECT_CONTROL: %s", strerror(errno));
+	}
 
 	if (guestmem_alloc(&vm->mem, mem_bytes) == -1)
 		FAIL("guest memory of %llu MiB: %s",

@@ -92,6 +92,10 @@ struct vmm {
 	bool		 have_netproxy;
 	uint64_t	 streams;
 	bool		 guest_ready;
+	/* the guest's own end (guest/PROTOCOL: EXIT <status> | ERROR <reason>) */
+	bool		 guest_reported;
+	int		 guest_status;		/* 0-255; 1 for ERROR */
+	char		 guest_error[200];
 };
 
 /* --- guest end ---------------------------------------------------------- */
@@ -137,6 +141,8 @@ vmm_finish(struct vmm *v)
 	if (log_getverbose() > 0)
 		log_memory(v);
 	status = vm_exit_status(&v->vm);
+	if (v->vm.end == VM_END_RESET && v->guest_reported)
+		status = v->guest_status;
 	if (v->vm.end == VM_END_RESET)
 		log_info("guest ended: %s", v->vm.end_reason);
 	else
@@ -147,7 +153,15 @@ vmm_finish(struct vmm *v)
 		memset(&ev, 0, sizeof(ev));
 		ev.kind = VM_EVENT_EXIT;
 		ev.status = status;
-		snprintf(ev.reason, sizeof(ev.reason), "%s", v->vm.end_reason);
+		if (v->vm.end == VM_END_RESET && v->guest_error[0] != '\0')
+			snprintf(ev.reason, sizeof(ev.reason), "guest: %.*s",
+			    (int)sizeof(ev.reason) - 8, v->guest_error);
+		else if (v->vm.end == VM_END_RESET && v->guest_reported)
+			snprintf(ev.reason, sizeof(ev.reason), "the session "
+			    "command exited with status %d", status);
+		else
+			snprintf(ev.reason, sizeof(ev.reason), "%s",
+			    v->vm.end_reason);
 		child_send_parent(v->child, MSG_VM_EVENT, 0, -1, &ev, sizeof(ev));
 		imsgbuf_flush(&v->child->parent.ibuf);
 	}
@@ -214,6 +228,21 @@ vmm_control_line(void *arg, const char *line)
 			child_send_parent(v->child, MSG_VM_EVENT, 0, -1, &ev,
 			    sizeof(ev));
 		}
+	} else if (strncmp(line, "EXIT ", 5) == 0 && !v->guest_reported) {
+		const char *errstr;
+		long long st = strtonum(line + 5, 0, 255, &errstr);
+
+		if (errstr != NULL) {
+			log_warnx("guest control: bad line \"%s\"", line);
+			return;
+		}
+		v->guest_reported = true;
+		v->guest_status = (int)st;
+	} else if (strncmp(line, "ERROR ", 6) == 0 && !v->guest_reported) {
+		v->guest_reported = true;
+		v->guest_status = 1;
+		snprintf(v->guest_error, sizeof(v->guest_error), "%s", line + 6);
+		log_warnx("guest: %s", v->guest_error);
 	} else
 		log_debug("guest control: %s", line);
 }

@@ -1,0 +1,550 @@
+#!/usr/bin/env python3
+"""End-to-end VM tests of the whole product.
+
+The full session runs where /dev/kvm is: inside the nested-KVM L1 guest of
+tests/vm/nested.py (qemu TCG, kvm_amd) when this machine has none.  There,
+`capsemctl start --kernel K --initrd I -- command` starts capsem-certd,
+capsem-policyd, capsem-netproxy and capsem-vmm (dynamically linked; their
+libraries and the loader are packed into L1), with CAPSEM_HOME and
+XDG_RUNTIME_DIR on tmpfs and a user.toml written here.  The L2 guest is the
+capsem guest kernel with an initrd holding capsem-init, capsem-relay,
+capsem-dns, busybox, curl and nft (with their libraries) and guest-check.
+A real HTTPS upstream (e2e-upstream, mbedTLS) listens in L1 on 127.0.0.2 and
+is reached through `[upstream] resolve` + `ca_file`; catchers listen where an
+escaping guest would go (203.0.113.7, 8.8.8.8 on L1's loopback).
+
+    e2e.py --build-dir BUILD [--timeout S] [--log FILE] [--nested]
+
+Prints one "PASS name" / "FAIL name: why" line per check, then
+"N passed, N failed"; exit status 0 only if nothing failed.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(SRC, 'tests', 'vm'))
+import nested  # noqa: E402  (debian_kernel, guest_kernel, make_cpio, copy_libs)
+
+HOST = 'api.example.test'
+CHILDREN = ['capsem-certd', 'capsem-policyd', 'capsem-netproxy', 'capsem-vmm']
+USER_TOML = '''# user.toml of the end-to-end tests (written by tests/e2e/e2e.py)
+[network]
+default = "deny"
+allow = ["api.example.test"]
+block = ["denied.example.test"]
+private_addresses = true
+
+[http."api.example.test"]
+deny = ["DELETE *", "POST /admin/**"]
+allow = ["* *"]
+default = "deny"
+
+[upstream]
+resolve = ["api.example.test:443:127.0.0.2:8443"]
+ca_file = "@PKI@/testca.pem"
+'''
+
+
+def log(msg):
+    print('e2e: ' + msg, file=sys.stderr, flush=True)
+
+
+def toml_line(text):
+    """1-based line of the first line of USER_TOML containing text."""
+    for i, line in enumerate(USER_TOML.split('\n'), 1):
+        if text in line:
+            return i
+    return 0
+
+
+def copy_bin(src, root, dest):
+    path = os.path.join(root, dest.lstrip('/'))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    shutil.copy(os.path.realpath(src), path)
+    os.chmod(path, 0o755)
+    return path
+
+
+def openssl(*args):
+    subprocess.run(['openssl'] + list(args), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def make_pki(d):
+    """The upstream's test CA and its leaf for api.example.test."""
+    os.makedirs(d)
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt',
+            'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj',
+            '/CN=capsem e2e upstream CA', '-keyout', d + '/testca.key',
+            '-out', d + '/testca.pem')
+    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+            '-nodes', '-subj', '/CN=' + HOST, '-keyout', d + '/api.key',
+            '-out', d + '/api.csr')
+    with open(d + '/ext.cnf', 'w') as f:
+        f.write('subjectAltName=DNS:%s\n' % HOST)
+    openssl('x509', '-req', '-in', d + '/api.csr', '-CA', d + '/testca.pem',
+            '-CAkey', d + '/testca.key', '-CAcreateserial', '-days', '2',
+            '-extfile', d + '/ext.cnf', '-out', d + '/api.pem')
+    for f in ('testca.key', 'api.csr', 'ext.cnf', 'testca.srl'):
+        if os.path.exists(os.path.join(d, f)):
+            os.unlink(os.path.join(d, f))
+
+
+def make_l2_initrd(build, out):
+    """capsem-init as /init, relay and DNS forwarder, busybox, curl, nft."""
+    root = tempfile.mkdtemp(prefix='capsem-e2e-l2-')
+    try:
+        copy_bin(os.path.join(build, 'guest', 'capsem-init'), root, '/init')
+        for b in ('capsem-relay', 'capsem-dns'):
+            copy_bin(os.path.join(build, 'guest', b), root, '/capsem/bin/' + b)
+        copy_bin('/bin/busybox', root, '/bin/busybox')
+        applets = subprocess.run(['/bin/busybox', '--list'], check=True,
+                                 capture_output=True, text=True).stdout.split()
+        for a in applets:
+            if a != 'busybox' and not os.path.exists(os.path.join(root, 'bin', a)):
+                os.symlink('busybox', os.path.join(root, 'bin', a))
+        for prog in ('/usr/bin/curl', '/usr/sbin/nft'):
+            copy_bin(prog, root, prog)
+            nested.copy_libs(prog, root)
+        copy_bin(os.path.join(build, 'tests', 'vm', 'guest-check'), root,
+                 '/bin/guest-check')
+        copy_bin(os.path.join(build, 'tests', 'e2e', 'e2e-catcher'), root,
+                 '/bin/e2e-catcher')
+        copy_bin(os.path.join(HERE, 'guest-net.sh'), root, '/e2e/guest-net.sh')
+        for d in ('proc', 'sys', 'dev', 'tmp', 'run', 'root', 'etc/ssl/certs'):
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+        with open(os.path.join(root, 'etc', 'passwd'), 'w') as f:
+            f.write('root:x:0:0:root:/root:/bin/sh\n')
+        with open(os.path.join(root, 'etc', 'group'), 'w') as f:
+            f.write('root:x:0:\n')
+        nested.make_cpio(root, out)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def build_l1_root(build, root, kdir, gdir):
+    vm = os.path.join(root, 'vm')
+    os.makedirs(os.path.join(vm, 'modules'))
+    copy_bin('/bin/busybox', root, '/bin/busybox')
+    os.symlink('busybox', os.path.join(root, 'bin', 'sh'))
+    copy_bin(os.path.join(SRC, 'tests', 'vm', 'l1-init.sh'), root, '/init')
+    copy_bin(os.path.join(HERE, 'l1-run.sh'), root, '/vm/l1-run.sh')
+    for m in open(os.path.join(kdir, 'modules.order')).read().split():
+        shutil.copy(os.path.join(kdir, 'modules', m), os.path.join(vm, 'modules'))
+    shutil.copy(os.path.join(kdir, 'modules.order'), vm)
+    bins = [(os.path.join(build, 'cli', 'capsemctl'), '/vm/bin/capsemctl'),
+            (os.path.join(build, 'tests', 'e2e', 'e2e-upstream'),
+             '/vm/bin/e2e-upstream'),
+            (os.path.join(build, 'tests', 'e2e', 'e2e-catcher'),
+             '/vm/bin/e2e-catcher')]
+    for c in CHILDREN:
+        sub = {'capsem-certd': 'certd', 'capsem-policyd': 'policyd',
+               'capsem-netproxy': 'netproxy', 'capsem-vmm': 'vmm'}[c]
+        bins.append((os.path.join(build, sub, c), '/vm/libexec/' + c))
+    for src, dest in bins:
+        nested.copy_libs(copy_bin(src, root, dest), root)
+    shutil.copy(os.path.join(gdir, 'vmlinux'), os.path.join(vm, 'guest-vmlinux'))
+    make_l2_initrd(build, os.path.join(vm, 'l2-initrd.cpio'))
+    make_pki(os.path.join(vm, 'pki'))
+    with open(os.path.join(vm, 'user.toml'), 'w') as f:
+        f.write(USER_TOML)
+    with open(os.path.join(vm, 'kernels.txt'), 'w') as f:
+        f.write('# e2e payload\n')
+
+
+def run_l1(build, kdir, gdir, timeout, logpath, direct):
+    work = tempfile.mkdtemp(prefix='capsem-e2e-')
+    try:
+        root = os.path.join(work, 'root')
+        build_l1_root(build, root, kdir, gdir)
+        if direct:
+            with open(logpath, 'wb') as out:
+                try:
+                    # its own network namespace (the run adds addresses to
+                    # lo) and pid namespace (it counts its processes)
+                    subprocess.run(['unshare', '--net', '--pid', '--fork',
+                                    '--mount-proc', 'sh',
+                                    os.path.join(root, 'vm', 'l1-run.sh'),
+                                    os.path.join(root, 'vm')], stdout=out,
+                                   stderr=subprocess.STDOUT, timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    log('run timed out after %d s' % timeout)
+            return
+        initrd = os.path.join(work, 'l1.cpio')
+        nested.make_cpio(root, initrd)
+        cmd = ['qemu-system-x86_64', '-accel', 'tcg', '-cpu', 'EPYC', '-smp', '2',
+               '-m', '3G', '-nographic', '-no-reboot', '-nodefaults',
+               '-serial', 'stdio', '-kernel', os.path.join(kdir, 'vmlinux'),
+               '-initrd', initrd, '-append',
+               'console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init']
+        log('booting L1 (%d MB initrd)' % (os.path.getsize(initrd) >> 20))
+        t0 = time.time()
+        with open(logpath, 'wb') as out:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT)
+            # Poll, so a soft lockup of L1 (nested SVM under TCG, seen
+            # about once in ten runs) ends the run at once, not at timeout.
+            lockup = False
+            while p.poll() is None:
+                if time.time() - t0 > timeout:
+                    p.kill()
+                    p.wait()
+                    log('L1 timed out after %d s' % timeout)
+                    break
+                time.sleep(2)
+                with open(logpath, 'rb') as f:
+                    if b'BUG: soft lockup' in f.read():
+                        lockup = True
+                        p.kill()
+                        p.wait()
+                        log('L1 kernel reported a soft lockup')
+                        break
+        log('L1 ran %.1f s' % (time.time() - t0))
+        return lockup
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# -- reading the log ---------------------------------------------------------
+
+def files_of(text):
+    out = {}
+    for m in re.finditer(r'E2E-FILE-BEGIN (\S+)\n(.*?)\nE2E-FILE-END \1\n',
+                         text, re.S):
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+def rc_of(text, case):
+    m = re.search(r'^E2E-RC %s (\d+)$' % re.escape(case), text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def guest_sections(text):
+    out = {}
+    for m in re.finditer(r'G-BEGIN (\S+)\n(.*?)\nG-END \1 rc=(\d+)', text, re.S):
+        out[m.group(1)] = (m.group(2), int(m.group(3)))
+    return out
+
+
+def http_code(body):
+    m = re.search(r'HTTP=(\d{3})', body)
+    return m.group(1) if m else None
+
+
+def audit_lines(text):
+    out = []
+    for line in text.split('\n'):
+        line = line.strip()
+        if line.startswith('{'):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+def check(text):
+    results = []
+
+    def expect(name, ok, why=''):
+        results.append((name, bool(ok), why))
+
+    text = text.replace('\r', '')
+    f = files_of(text)
+    expect('harness: /dev/kvm in the test machine',
+           'L1: /dev/kvm ready' in text or 'CAPSEM-RUN-END' in text, 'no /dev/kvm')
+    expect('harness: every case ran', 'CAPSEM-RUN-END' in text,
+           'run did not finish')
+    lock = re.search(r'BUG: soft lockup.*', text)
+    expect('harness: no soft lockup in the L1 kernel', not lock,
+           (lock.group(0) + ' (nested KVM under TCG hung)') if lock else '')
+    expect('harness: capsemctl ca init', rc_of(text, 'ca-init') == 0,
+           f.get('ca-init', '').strip()[-200:])
+    base = re.search(r'E2E-CATCHER-BASELINE (\d+)', text)
+    expect('harness: the catchers see what reaches them (control connections)',
+           base and int(base.group(1)) == 2, base.group(0) if base else 'no baseline')
+
+    # 1. basic session
+    out = f.get('basic-out', '')
+    err = f.get('basic-err', '')
+    rc = rc_of(text, 'basic')
+    expect('basic: the guest command prints hello-from-guest',
+           'hello-from-guest' in out, out[-300:] or err[-300:])
+    expect('basic: terminal input reaches the guest command', 'got-go' in out,
+           out[-300:])
+    expect('basic: capsemctl exits with the guest command\'s status 7', rc == 7,
+           'status %s; %s' % (rc, err.strip()[-300:]))
+    status = f.get('basic-status', '')
+    names = re.findall(r'^\s+(\S+)\s+\d+\s+pid\s+\d+', status, re.M)
+    expect('basic: capsemctl status lists five processes',
+           len(names) == 5 and all(c in names for c in CHILDREN),
+           '%d: %s' % (len(names), ' '.join(names)) if status else 'no status')
+    procs = re.findall(r'^PROC (\d+) (.*)$', text, re.M)
+    for c in CHILDREN:
+        line = next((p[1] for p in procs if re.search(r'Name: %s\b' % c[:15], p[1])),
+                    None)
+        expect('basic: %s runs with CapEff 0 and Seccomp 2 (/proc)' % c,
+               line and re.search(r'CapEff: 0+\b', line) and
+               re.search(r'Seccomp: 2\b', line), line or 'not found in /proc')
+    clog = f.get('basic-console-log', '')
+    expect('basic: console.log has the guest kernel log',
+           re.search(r'^\[\s*\d+\.\d+\] ', clog, re.M), clog[:200] or 'empty or missing')
+    expect('basic: console.log has capsem-init\'s boot stages and the status',
+           'capsem-init: stage ready' in clog and
+           'session ended with status 7' in clog, clog[:300] or 'empty or missing')
+    during = f.get('basic-during-ps', '')
+    expect('basic: (control) ps sees the five processes of a live session',
+           all(n in during for n in CHILDREN + ['capsemctl']), during[:300] or 'no ps')
+    expect('basic: every process reaped after the session',
+           'basic-leftovers' in f and f['basic-leftovers'].strip() == '',
+           f.get('basic-leftovers', 'no ps')[:300])
+
+    # 2. network session
+    g = guest_sections(f.get('net-out', ''))
+    expect('net: the guest script ran to its end',
+           'G-DONE' in f.get('net-out', ''),
+           (f.get('net-out', '')[-300:] + f.get('net-err', '')[-300:]) or 'no output')
+    expect('net: capsemctl exits 0 with the guest script', rc_of(text, 'net') == 0,
+           'status %s; %s' % (rc_of(text, 'net'), f.get('net-err', '')[-300:]))
+    ups = re.findall(r'^UPSTREAM api (\S+) (\S+)$', f.get('upstream', ''), re.M)
+
+    def sec(name):
+        return g.get(name, ('(no section)', -1))
+
+    def upstream_saw(path):
+        if 'upstream' not in f:
+            return ['no upstream log']
+        return [u for u in ups if u[1] == path]
+
+    def ok_get(name, method, path):
+        body, _ = sec(name)
+        expect('net: %s: %s https://%s%s -> 200 with the upstream\'s body' %
+               (name, method, HOST, path),
+               http_code(body) == '200' and
+               ('upstream api %s %s' % (method, path)) in body, body[-300:])
+
+    body, _ = sec('dns-allowed')
+    expect('net: dns-allowed: api.example.test resolves to a 198.18/15 address',
+           re.search(r'Address:\s*198\.1[89]\.', body), body[-300:])
+    ok_get('get-allowed', 'GET', '/')
+    ok_get('post-allowed', 'POST', '/submit')
+    ok_get('get-allowed-again', 'GET', '/again')
+
+    body, rc = sec('denied-host-dns')
+    expect('net: denied-host-dns: a blocked name does not resolve',
+           rc != 0 and http_code(body) != '200' and 'resolve' in body, body[-300:])
+
+    def denied(name, code, rule, path, line_of=None):
+        body, _ = sec(name)
+        rl = re.search(r'^rule: (.*)$', body, re.M)
+        ok = http_code(body) == code and (rule is None or (rl and rule in rl.group(1)))
+        if line_of:
+            ok = ok and re.search(r'source: \S*user\.toml:%d\b' % toml_line(line_of),
+                                  body)
+        expect('net: %s: %s naming the rule %s and its file:line' % (name, code, rule),
+               ok, body[-300:])
+        expect('net: %s: never reached the upstream' % name,
+               name in g and not upstream_saw(path),
+               str(upstream_saw(path)) if name in g else 'did not run')
+
+    denied('denied-host', '403', 'block "denied.example.test"', '/denied-host',
+           'block = ["denied.example.test"]')
+    denied('default-deny-host', '403', 'default = "deny"', '/nolist',
+           'default = "deny"')
+    denied('denied-method', '403', 'deny "DELETE *"', '/item/1', 'deny = ["DELETE *"')
+    denied('denied-path', '403', 'deny "POST /admin/**"', '/admin/users',
+           'deny = ["DELETE *"')
+    body, _ = sec('sni-host-mismatch')
+    expect('net: sni-host-mismatch: SNI allowed + Host blocked is refused',
+           http_code(body) in ('421', '403'), body[-300:])
+    expect('net: sni-host-mismatch: never reached the upstream',
+           'sni-host-mismatch' in g and not upstream_saw('/fronted'),
+           str(upstream_saw('/fronted')))
+    body, _ = sec('connect-method')
+    expect('net: connect-method: CONNECT is refused',
+           'connect-method' in g and http_code(body) != '200' and
+           not [u for u in ups if u[0] == 'CONNECT'] and not upstream_saw('/connect'),
+           body[-300:])
+    body, _ = sec('plain-http-off')
+    expect('net: plain-http-off: plain HTTP is refused with http = false',
+           'plain-http-off' in g and http_code(body) != '200' and not upstream_saw('/plain'), body[-300:])
+
+    # 3. escapes
+    ok_get('guest-picks-address', 'GET', '/pinned')
+    catches = [ln for ln in f.get('catcher', '').split('\n') if ln.startswith('CATCH ')]
+    escaped = catches[int(base.group(1)):] if base else catches
+    for name, want in (('raw-ip-443', 'not200'), ('raw-ip-8080', 'not200'),
+                       ('ipv6', 'not200'), ('ipv6-literal', 'not200'),
+                       ('flushed-allowed-host', 'not200'),
+                       ('flushed-raw-ip-443', 'not200'),
+                       ('raw-ip-22', 'fail'), ('icmp', 'fail'),
+                       ('flushed-raw-ip-22', 'fail')):
+        body, rc = sec(name)
+        if body == '(no section)':
+            expect('escape: %s fails' % name, False, 'did not run')
+        elif want == 'not200':
+            expect('escape: %s gets no answer from anywhere' % name,
+                   http_code(body) != '200' and 'upstream api' not in body,
+                   body[-300:])
+        else:
+            expect('escape: %s fails' % name, rc != 0, 'rc=%d %s' % (rc, body[-300:]))
+    for name in ('raw-ip-443', 'raw-ip-8080', 'flushed-raw-ip-443'):
+        path = '/after-flush' if 'flushed' in name else '/raw'
+        expect('escape: %s never reached the upstream' % name,
+               name in g and not upstream_saw(path), str(upstream_saw(path)))
+    body, _ = sec('udp-8888-53')
+    expect('escape: udp-8888-53: the answer comes from the proxy (NXDOMAIN)',
+           'NXDOMAIN' in body or "can't find" in body or 'server can' in body,
+           body[-300:])
+    body, _ = sec('dns-txt')
+    expect('escape: dns-txt: a TXT query gets no data',
+           'text =' not in body and ('REFUSED' in body or "can't find" in body),
+           body[-300:])
+    body, _ = sec('dns-long-label')
+    expect('escape: dns-long-label: a tunnel-style name does not resolve',
+           'dns-long-label' in g and not re.search(r'Address:\s*\d+\.\d+\.\d+\.\d+', body.split('Name:')[-1]
+                         if 'Name:' in body else ''), body[-300:])
+    for v in ('vsock-2-4444', 'vsock-1-1443', 'vsock-0-1443', 'vsock-3-1443'):
+        body, rc = sec(v)
+        expect('escape: %s: AF_VSOCK connect fails' % v,
+               body != '(no section)' and 'connected' not in body, body[-200:])
+    body, rc = sec('nft-flush')
+    expect('escape: the guest flushed its own nft rules', rc == 0, body[-200:])
+    body, _ = sec('nft-after')
+    expect('escape: no rules left after the flush', body.strip() == '0', body[-200:])
+    expect('escape: nothing reached the catchers (203.0.113.7, 8.8.8.8)',
+           'catcher' in f and not escaped, ' | '.join(escaped)[:400] or 'no log')
+
+    # audit log
+    audit = audit_lines(f.get('net-audit', ''))
+    allowed = set((a.get('method'), a.get('path')) for a in audit
+                  if a.get('verdict') == 'allow' and a.get('event') == 'request')
+    net_seen = [u for u in ups if not u[1].startswith('/loop-')]
+    expect('audit: every request that reached the upstream has an allow verdict',
+           'net-audit' in f and net_seen and all(u in allowed for u in net_seen),
+           str([u for u in net_seen if u not in allowed])[:300])
+
+    def audited(pred):
+        return any(pred(a) for a in audit)
+
+    expect('audit: allowed GET / is logged',
+           audited(lambda a: a.get('host') == HOST and a.get('method') == 'GET' and
+                   a.get('path') == '/' and a.get('verdict') == 'allow'),
+           '%d lines' % len(audit))
+    expect('audit: denied DELETE is logged with its rule',
+           audited(lambda a: a.get('method') == 'DELETE' and a.get('verdict') == 'deny'
+                   and 'DELETE *' in a.get('rule', '')), '%d lines' % len(audit))
+    expect('audit: denied POST /admin/users is logged',
+           audited(lambda a: a.get('path') == '/admin/users' and
+                   a.get('verdict') == 'deny'), '%d lines' % len(audit))
+    expect('audit: the blocked host is logged',
+           audited(lambda a: a.get('host') == 'denied.example.test' and
+                   a.get('verdict') == 'deny'), '%d lines' % len(audit))
+    expect('audit: the DNS TXT query is logged',
+           audited(lambda a: 'dns' in a.get('event', '') and
+                   a.get('host') == HOST and a.get('verdict') == 'deny'),
+           '%d lines' % len(audit))
+    expect('audit: the tunnel-style DNS name is logged',
+           audited(lambda a: a.get('host', '').endswith('exfil.example.com')),
+           '%d lines' % len(audit))
+
+    # 4. killed children
+    for victim in CHILDREN:
+        k = 'kill-' + victim
+        rc = rc_of(text, k)
+        err = f.get(k + '-err', '')
+        m = re.search(r'E2E-KILL %s pid (\S+)' % victim, text)
+        expect('%s: the child was found and killed' % k,
+               m and m.group(1) != 'none', m.group(0) if m else 'not reached')
+        # The reason names the dead child: its death, or (netproxy) the vmm
+        # reporting its lost channel when that event is handled first.
+        short = victim[len('capsem-'):]
+        ended = re.search(r'session \S+ ended: (.*)', err)
+        expect('%s: the session ends non-zero, naming the child' % k,
+               rc not in (None, 0, 143) and ended and (
+                   re.search(r'%s\S* \(pid \d+\) killed by signal 9' % victim,
+                             ended.group(1)) or
+                   'lost the %s channel' % short in ended.group(1)),
+               'status %s; %s' % (rc, err.strip()[-300:]))
+        expect('%s: the guest command did not go on' % k,
+               (k + '-out') in f and 'not-killed' not in f[k + '-out'],
+               'it did' if (k + '-out') in f else 'did not run')
+        # fail closed: whatever reached the upstream had an allow verdict
+        # written by policyd (so nothing passed without one around the kill)
+        kaudit = audit_lines(f.get(k + '-audit', ''))
+        allowed = set(a.get('path') for a in kaudit
+                      if a.get('verdict') == 'allow' and a.get('event') == 'request')
+        seen = [u[1] for u in ups if u[1].startswith('/loop-%s-' % victim)]
+        unaudited = [p for p in seen if p not in allowed]
+        expect('%s: every request that reached the upstream has an allow '
+               'verdict in the audit log (%d requests)' % (k, len(seen)),
+               (k + '-audit') in f and not unaudited, ' '.join(unaudited)[:300]
+               if (k + '-audit') in f else 'no audit log')
+        expect('%s: every process reaped' % k,
+               (k + '-leftovers') in f and f[k + '-leftovers'].strip() == '',
+               f.get(k + '-leftovers', 'no ps')[:300])
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--build-dir', required=True)
+    ap.add_argument('--timeout', type=int, default=600)
+    ap.add_argument('--log', default=None)
+    ap.add_argument('--nested', action='store_true', help='use L1 even with /dev/kvm')
+    ap.add_argument('--check-only', action='store_true',
+                    help='only check an existing --log')
+    args = ap.parse_args()
+    build = os.path.abspath(args.build_dir)
+    logpath = args.log or os.path.join(build, 'tests', 'e2e', 'e2e-run.log')
+    os.makedirs(os.path.dirname(logpath), exist_ok=True)
+    if not args.check_only:
+        missing = [p for p in ('/usr/bin/curl', '/usr/sbin/nft', '/bin/busybox')
+                   if not os.path.exists(p)]
+        missing += [p for p in ('openssl', 'cpio', 'qemu-system-x86_64')
+                    if shutil.which(p) is None]
+        if missing:
+            print('FAIL harness: missing %s' % ' '.join(missing))
+            print('0 passed, 1 failed')
+            sys.exit(1)
+        gdir = nested.guest_kernel()
+        if gdir is None:
+            print('FAIL harness: guest kernel (guest/kernel/build.sh) not built')
+            print('0 passed, 1 failed')
+            sys.exit(1)
+        kdir, ver = nested.debian_kernel()
+        direct = os.path.exists('/dev/kvm') and not args.nested
+        log('guest kernel %s; %s' % (gdir, 'direct KVM' if direct else
+                                     'nested under Debian kernel ' + ver))
+        # An L1 soft lockup is the emulator's, not capsem's: one retry,
+        # said out loud; a second one fails the harness check below.
+        if run_l1(build, kdir, gdir, args.timeout, logpath, direct):
+            log('retrying once after the L1 soft lockup')
+            print('RETRY harness: L1 soft lockup under TCG, second attempt')
+            run_l1(build, kdir, gdir, args.timeout, logpath, direct)
+    text = open(logpath, 'rb').read().decode('utf-8', 'replace')
+    for m in re.finditer(r'E2E-CASE (\S+) end (\d+s)', text):
+        log('case %s took %s' % (m.group(1), m.group(2)))
+    results = check(text)
+    npass = sum(1 for r in results if r[1])
+    for name, ok, why in results:
+        print(('PASS %s' % name) if ok else ('FAIL %s: %s' % (
+            name, ' '.join(str(why).split())[:400])))
+    if npass != len(results):
+        print('log: ' + logpath)
+    print('%d passed, %d failed' % (npass, len(results) - npass))
+    sys.exit(0 if npass == len(results) else 1)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,197 @@
+#!/bin/sh
+# The end-to-end sessions, run where /dev/kvm is (inside the nested L1
+# guest, started by tests/vm/l1-init.sh).  $1: the payload directory made by
+# e2e.py (capsemctl, the four children in libexec/, the guest kernel and
+# initrd, the upstream and catcher, PKI, user.toml).
+#
+# Prints raw material between markers; e2e.py decides PASS/FAIL:
+#   E2E-FILE-BEGIN <name> ... E2E-FILE-END <name>    a file's contents
+#   E2E-RC <case> <status>                           an exit status
+# Every wait is bounded (timeout, counted polls).
+D=${1:-/vm}
+export PATH="$D/bin:/bin:/sbin:/usr/bin"
+export CAPSEM_LIBEXEC_DIR="$D/libexec"
+T=$(mktemp -d /tmp/capsem-e2e.XXXXXX) || exit 1
+export CAPSEM_HOME="$T/home"
+export XDG_RUNTIME_DIR="$T/run"
+export CAPSEM_CORP_CONFIG="$T/no-corp.toml"
+K="$D/guest-vmlinux"
+I="$D/l2-initrd.cpio"
+VMOPTS="--kernel $K --initrd $I --mem ${E2E_MEM:-256} --cpus 1"
+
+trap '' PIPE	# a session that died early must not end the run
+mkdir -p "$CAPSEM_HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$CAPSEM_HOME" "$XDG_RUNTIME_DIR"
+sed "s|@PKI@|$D/pki|" "$D/user.toml" >"$CAPSEM_HOME/user.toml"
+
+dump() {
+	echo "E2E-FILE-BEGIN $1"
+	cat "$2" 2>&1
+	echo
+	echo "E2E-FILE-END $1"
+}
+
+# wait_for PATTERN FILE SECONDS PID: until PATTERN is in FILE; 1 if PID
+# ended or the time ran out first.
+wait_for() {
+	n=0
+	while ! grep -q "$1" "$2" 2>/dev/null; do
+		kill -0 "$4" 2>/dev/null || return 1
+		n=$((n + 1))
+		[ "$n" -ge $(($3 * 5)) ] && return 1
+		sleep 0.2
+	done
+	return 0
+}
+
+# The only session there is (each case runs one at a time).
+session_id() {
+	n=0
+	while [ "$n" -lt 50 ]; do
+		id=$(capsemctl list 2>/dev/null | head -n 1)
+		[ -n "$id" ] && { echo "$id"; return 0; }
+		n=$((n + 1))
+		sleep 0.2
+	done
+	return 1
+}
+
+# Every process of the session, as /proc shows it: "PROC pid name ..."
+proc_report() {
+	for pid in $(sed -n 's/.* pid \([0-9][0-9]*\) .*/\1/p' "$1"); do
+		echo "PROC $pid $(grep -E '^(Name|CapEff|Seccomp|NoNewPrivs):' \
+		    /proc/$pid/status 2>&1 | tr '\t\n' '  ')"
+	done
+}
+
+leftovers() {
+	# not the timeout watchers; with direct KVM, e2e.py runs us in our
+	# own pid namespace, so these are ours
+	ps -o pid,args 2>/dev/null |
+	    grep -E 'capsem-(certd|policyd|netproxy|vmm)|capsemctl' |
+	    grep -v -e grep -e ' timeout ' > "$1"
+}
+
+# -- the host side of the network: loopback, upstream, catchers ----------
+ip link set lo up
+ip addr add 203.0.113.7/32 dev lo
+ip addr add 8.8.8.8/32 dev lo
+e2e-upstream api 127.0.0.2 8443 "$D/pki/api.pem" "$D/pki/api.key" \
+    >$T/upstream.log 2>&1 &
+UPSTREAM=$!
+e2e-catcher tcp:203.0.113.7:443 tcp:203.0.113.7:22 tcp:203.0.113.7:8080 \
+    tcp:203.0.113.7:80 udp:8.8.8.8:53 tcp:8.8.8.8:53 udp:8.8.8.8:5353 \
+    tcp:8.8.8.8:443 >$T/catcher.log 2>&1 &
+CATCHER=$!
+n=0
+while [ "$(grep -c LISTEN $T/upstream.log $T/catcher.log 2>/dev/null |
+    awk -F: '{s += $2} END {print s}')" != 9 ] && [ $n -lt 50 ]; do
+	n=$((n + 1))
+	sleep 0.2
+done
+# positive control: the catcher does see what reaches it from L1
+e2e-catcher send tcp:203.0.113.7:22 capsem-control >/dev/null 2>&1
+e2e-catcher send udp:8.8.8.8:5353 capsem-control >/dev/null 2>&1
+sleep 0.5
+echo "E2E-CATCHER-BASELINE $(grep -c '^CATCH ' $T/catcher.log)"
+
+capsemctl ca init >$T/ca.out 2>&1
+echo "E2E-RC ca-init $?"
+dump ca-init $T/ca.out
+
+# -- 1. basic session: console, exit status, status, console.log ---------
+t0=$(date +%s)
+echo "E2E-CASE basic start"
+rm -f $T/s1.in
+mkfifo $T/s1.in
+timeout 150 capsemctl start $VMOPTS -- /bin/sh -c \
+    'echo hello-from-guest; read line; echo "got-$line"; exit 7' \
+    <$T/s1.in >$T/s1.out 2>$T/s1.err &
+P=$!
+exec 3>$T/s1.in
+if wait_for hello-from-guest $T/s1.out 120 $P; then
+	ID=$(session_id)
+	echo "E2E-SESSION basic $ID"
+	capsemctl status "$ID" >$T/s1.status 2>&1
+	echo "E2E-RC basic-status $?"
+	dump basic-status $T/s1.status
+	proc_report $T/s1.status
+	leftovers $T/s1.during.ps	# control: the same ps sees a live session
+	dump basic-during-ps $T/s1.during.ps
+else
+	echo "E2E-NOTE basic: the guest never said hello"
+fi
+echo go >&3
+wait $P
+echo "E2E-RC basic $?"
+exec 3>&-
+leftovers $T/s1.ps
+dump basic-out $T/s1.out
+dump basic-err $T/s1.err
+dump basic-leftovers $T/s1.ps
+[ -n "$ID" ] && dump basic-console-log "$CAPSEM_HOME/sessions/$ID/console.log"
+echo "E2E-CASE basic end $(($(date +%s) - t0))s"
+
+# -- 2+3. network and escape session ---------------------------------------
+t0=$(date +%s)
+echo "E2E-CASE net start"
+timeout 400 capsemctl start $VMOPTS -- /bin/sh /e2e/guest-net.sh \
+    </dev/null >$T/s2.out 2>$T/s2.err &
+P=$!
+ID=$(session_id)
+echo "E2E-SESSION net $ID"
+wait $P
+echo "E2E-RC net $?"
+sleep 0.5
+leftovers $T/s2.ps
+dump net-out $T/s2.out
+dump net-err $T/s2.err
+dump net-leftovers $T/s2.ps
+[ -n "$ID" ] && dump net-audit "$CAPSEM_HOME/sessions/$ID/audit.jsonl"
+echo "E2E-CASE net end $(($(date +%s) - t0))s"
+
+# -- 4. a child killed mid-session ends the session with the reason -------
+for victim in capsem-netproxy capsem-certd capsem-policyd capsem-vmm; do
+	t0=$(date +%s)
+	t0s=$(cut -d' ' -f1 /proc/uptime)
+	echo "E2E-CASE kill-$victim start"
+	rm -f $T/k.out $T/k.err $T/k.status
+	ID=
+	# the guest keeps making allowed requests while the child dies
+	timeout 150 capsemctl start $VMOPTS -- /bin/sh -c \
+	    "i=0; while [ \$i -lt 600 ]; do curl -s --max-time 5 -o /dev/null \
+	    https://api.example.test/loop-$victim-\$i; [ \$i = 0 ] && \
+	    echo kill-ready; i=\$((i + 1)); done; echo not-killed" \
+	    </dev/null >$T/k.out 2>$T/k.err &
+	P=$!
+	if wait_for kill-ready $T/k.out 120 $P; then
+		t1=$(cut -d' ' -f1 /proc/uptime)
+		ID=$(session_id)
+		capsemctl status "$ID" >$T/k.status 2>&1
+		VPID=$(grep "$victim" $T/k.status |
+		    sed -n 's/.* pid \([0-9][0-9]*\) .*/\1/p' | head -n 1)
+		echo "E2E-KILL $victim pid ${VPID:-none} ready-at $t1 s, killed at $(cut -d' ' -f1 /proc/uptime) s"
+		[ -n "$VPID" ] && kill -9 "$VPID"
+	else
+		echo "E2E-NOTE kill-$victim: the guest never became ready"
+		kill "$P" 2>/dev/null
+	fi
+	wait $P
+	echo "E2E-RC kill-$victim $?"
+	echo "E2E-NOTE kill-$victim: session over at $(cut -d' ' -f1 /proc/uptime) s (started at $t0s)"
+	sleep 0.5
+	leftovers $T/k.ps
+	dump "kill-$victim-out" $T/k.out
+	dump "kill-$victim-err" $T/k.err
+	dump "kill-$victim-status" $T/k.status
+	dump "kill-$victim-leftovers" $T/k.ps
+	[ -n "$ID" ] && dump "kill-$victim-audit" \
+	    "$CAPSEM_HOME/sessions/$ID/audit.jsonl"
+	echo "E2E-CASE kill-$victim end $(($(date +%s) - t0))s"
+done
+
+kill $UPSTREAM $CATCHER 2>/dev/null
+dump upstream $T/upstream.log
+dump catcher $T/catcher.log
+rm -rf "$T"
+echo "CAPSEM-RUN-END"
