@@ -15,7 +15,7 @@ PACKAGES="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   python3 mandoc openssl curl nginx dnsutils iproute2 util-linux
   nftables iptables busybox-static cpio xz-utils kmod
   qemu-system-x86 linux-source-6.1 bc bison flex libelf-dev libssl-dev
-  rsync erofs-utils build-essential gzip"
+  rsync erofs-utils build-essential gzip binutils ca-certificates"
 
 deps() {
 	# The package lists also serve the vm suite's `apt-get download`.

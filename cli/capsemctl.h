@@ -8,11 +8,14 @@ int	usage_of(const char *name);
 /* Commands implemented in other files (cmd_*.c), added to the table. */
 int	cmd_ca(int, char *[]);
 int	cmd_policy(int, char *[]);
+int	cmd_image(int, char *[]);
 
 #define CAPSEMCTL_EXTRA_COMMANDS					\
 	{ "ca", cmd_ca, "ca init [--force] | show | export | mint host",	\
 	    "the per-install CA" },					\
 	{ "policy", cmd_policy,						\
 	    "policy check [-X METHOD] URL | show | lint FILE",		\
-	    "explain and check the policy" },
+	    "explain and check the policy" },				\
+	{ "image", cmd_image, "image build [-f] [-v] [name] | list [--json]",	\
+	    "build and list guest images" },
 #endif

@@ -1,0 +1,46 @@
+/* cmd_image.h: `capsemctl image build|list` and the image directory. */
+#ifndef CAPSEM_CMD_IMAGE_H
+#define CAPSEM_CMD_IMAGE_H
+
+#include <stddef.h>
+
+#define CMD_IMAGE_USAGE	"image build [-f] [-v] [name] | list [--json]"
+
+/*
+ * argv[0] is "image".  Exit status: 0 success, 1 failed, 2 usage.
+ */
+int	cmd_image(int argc, char *argv[]);
+
+/*
+ * $CAPSEM_HOME/images/<name> (default ~/.capsem/images/<name>) into buf.
+ * Returns 0, or -1 after printing why (bad name, path too long, no home).
+ */
+int	image_dir(const char *name, char *buf, size_t len);
+
+/*
+ * 1 if the image <name> is complete (manifest.json readable and valid, its
+ * rootfs, initrd and kernel present with the sizes it records), 0 if not.
+ */
+int	image_ready(const char *name);
+
+/*
+ * Run the image build script (see cmd_image.c for where it is looked up)
+ * for <name>, output on the terminal; returns its exit status (0 success,
+ * 1 failure, 2 usage) or 1 if it could not be run.
+ */
+int	image_build(const char *name, int force, int verbose);
+
+/*
+ * JSON lookups on a manifest in memory (exported for a fuzz target).
+ * A path is member names separated by '/' ("files/rootfs.erofs/size").
+ * json_valid: 1 if buf holds exactly one JSON value (and white space),
+ * nesting at most 32 deep.  json_get_string / json_get_uint: 0 and the
+ * value, -1 if absent, of another type or too long.
+ */
+int	json_valid(const char *buf, size_t len);
+int	json_get_string(const char *buf, size_t len, const char *path,
+	    char *out, size_t outlen);
+int	json_get_uint(const char *buf, size_t len, const char *path,
+	    unsigned long long *out);
+
+#endif
