@@ -21,6 +21,7 @@
 
 #include "ca.h"
 #include "cmd_ca.h"
+#include "home.h"
 
 #define CA_FILE_MAX	(1024 * 1024)
 
@@ -30,33 +31,6 @@ corp_dir(void)
 	const char *dir = getenv("CAPSEM_CORP_CA");
 
 	return dir != NULL && dir[0] != '\0' ? dir : CA_CORP_DIR_DEFAULT;
-}
-
-static int
-home_dir(char *buf, size_t len)
-{
-	const char *home = getenv("CAPSEM_HOME");
-	struct passwd *pw;
-	int n;
-
-	if (home != NULL && home[0] != '\0')
-		n = snprintf(buf, len, "%s", home);
-	else {
-		if ((home = getenv("HOME")) == NULL || home[0] == '\0') {
-			if ((pw = getpwuid(getuid())) == NULL) {
-				fprintf(stderr, "capsemctl: cannot find the home "
-				    "directory (set HOME or CAPSEM_HOME)\n");
-				return -1;
-			}
-			home = pw->pw_dir;
-		}
-		n = snprintf(buf, len, "%s/.capsem", home);
-	}
-	if (n < 0 || (size_t)n >= len) {
-		fprintf(stderr, "capsemctl: CAPSEM_HOME path too long\n");
-		return -1;
-	}
-	return 0;
 }
 
 static int
@@ -76,7 +50,7 @@ user_ca_dir(char *buf, size_t len)
 {
 	char home[PATH_MAX];
 
-	if (home_dir(home, sizeof(home)) == -1)
+	if (capsem_home_or_say(home, sizeof(home)) == -1)
 		return -1;
 	return join(buf, len, home, "ca");
 }
@@ -191,7 +165,7 @@ ca_create(const char *dir, bool quiet)
 	char host[256], home[PATH_MAX], err[CA_ERR_MAX];
 	int rc = -1;
 
-	if (home_dir(home, sizeof(home)) == -1 ||
+	if (capsem_home_or_say(home, sizeof(home)) == -1 ||
 	    make_private_dir(home) == -1 || make_private_dir(dir) == -1)
 		return -1;
 	if (gethostname(host, sizeof(host)) == -1)

@@ -35,6 +35,7 @@
 
 #include "capsem_config.h"
 #include "cmd_image.h"
+#include "home.h"
 
 #ifndef CAPSEM_DATADIR
 #error "capsem_config.h lacks CAPSEM_DATADIR (prefix/share/capsem)"
@@ -401,23 +402,12 @@ image_name_valid(const char *name)
 static int
 images_root(char *buf, size_t len)
 {
-	const char *home = getenv("CAPSEM_HOME");
-	struct passwd *pw;
+	char	 home[4096];
 	int	 n;
 
-	if (home != NULL && home[0] != '\0')
-		n = snprintf(buf, len, "%s/images", home);
-	else {
-		if ((home = getenv("HOME")) == NULL || home[0] == '\0') {
-			if ((pw = getpwuid(getuid())) == NULL) {
-				fprintf(stderr, "capsemctl: cannot find the home "
-				    "directory (set HOME or CAPSEM_HOME)\n");
-				return -1;
-			}
-			home = pw->pw_dir;
-		}
-		n = snprintf(buf, len, "%s/.capsem/images", home);
-	}
+	if (capsem_home_or_say(home, sizeof(home)) == -1)
+		return -1;
+	n = snprintf(buf, len, "%s/images", home);
 	if (n < 0 || (size_t)n >= len) {
 		fprintf(stderr, "capsemctl: CAPSEM_HOME path too long\n");
 		return -1;

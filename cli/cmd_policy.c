@@ -22,11 +22,11 @@
 #include <unistd.h>
 
 #include "cmd_policy.h"
+#include "home.h"
 #include "config.h"
 #include "msg.h"
 #include "policy.h"
 
-#define DEFAULT_CORP_CONFIG	"/etc/capsem/corp.toml"
 #define DEFAULT_AGENT		"claude"
 
 /*
@@ -99,23 +99,6 @@ load_config(const char *path, struct config *cfg, char *err, size_t errlen)
 	return rc == 0 ? 1 : -1;
 }
 
-static void
-config_paths(char *user, size_t userlen, char *corp, size_t corplen)
-{
-	const char *home = getenv("CAPSEM_HOME"), *h, *c;
-
-	if (home != NULL && home[0] != '\0')
-		snprintf(user, userlen, "%s/user.toml", home);
-	else {
-		h = getenv("HOME");
-		snprintf(user, userlen, "%s/.capsem/user.toml",
-		    h != NULL ? h : "");
-	}
-	c = getenv("CAPSEM_CORP_CONFIG");
-	snprintf(corp, corplen, "%s", c != NULL && c[0] != '\0' ? c :
-	    DEFAULT_CORP_CONFIG);
-}
-
 /* The merged policy of the user's files; NULL after printing an error. */
 static struct policy *
 load_policy(const char *agent)
@@ -125,7 +108,12 @@ load_policy(const char *agent)
 	char	 upath[4096], cpath[4096], err[CONFIG_ERR_MAX];
 	int	 urc, crc = 0;
 
-	config_paths(upath, sizeof(upath), cpath, sizeof(cpath));
+	if (capsem_config_paths(upath, sizeof(upath), cpath, sizeof(cpath)) ==
+	    -1) {
+		fprintf(stderr, "capsemctl: policy file paths: %s\n",
+		    strerror(errno));
+		return NULL;
+	}
 	config_init(&user);
 	config_init(&corp);
 	if ((urc = load_config(upath, &user, err, sizeof(err))) == -1 ||

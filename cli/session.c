@@ -34,6 +34,7 @@
 #include "capsem_config.h"
 #include "cmd_ca.h"
 #include "config.h"
+#include "home.h"
 #include "log.h"
 #include "msg.h"
 #include "policy.h"
@@ -125,31 +126,6 @@ static void	session_reload(struct session *, int client);
 static int	send_policy(struct session *, char *err, size_t errlen);
 static int	send_child(struct session_child *, uint32_t type,
 		    uint32_t peerid, int fd, const void *data, size_t len);
-
-int
-capsem_home(char *buf, size_t len)
-{
-	const char	*env = getenv("CAPSEM_HOME"), *home;
-	struct passwd	*pw;
-	int		 n;
-
-	/* As cmd_ca.c reads it: any non-empty value. */
-	if (env != NULL && env[0] != '\0')
-		n = snprintf(buf, len, "%s", env);
-	else {
-		if ((home = getenv("HOME")) == NULL || home[0] != '/') {
-			if ((pw = getpwuid(getuid())) == NULL)
-				return -1;
-			home = pw->pw_dir;
-		}
-		n = snprintf(buf, len, "%s/.capsem", home);
-	}
-	if (n < 0 || (size_t)n >= len) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
 
 static int
 mkdir_private(const char *path)
@@ -927,15 +903,8 @@ read_config(const char *path, size_t *len, bool *present, char *err,
 static void
 config_paths(char *user, size_t ulen, char *corp, size_t clen)
 {
-	char		 home[PATH_MAX];
-	const char	*env = getenv("CAPSEM_CORP_CONFIG");
-
-	if (capsem_home(home, sizeof(home)) == -1)
-		fatalx("cannot find the capsem home directory");
-	if ((size_t)snprintf(user, ulen, "%s/user.toml", home) >= ulen ||
-	    (size_t)snprintf(corp, clen, "%s", env != NULL && env[0] != '\0' ?
-	    env : CAPSEM_SYSCONFDIR "/corp.toml") >= clen)
-		fatalx("config path too long");
+	if (capsem_config_paths(user, ulen, corp, clen) == -1)
+		fatal("policy file paths");
 }
 
 /*

@@ -44,7 +44,5 @@ int	session_run(const struct session_opts *);
 
 /* Where control sockets live: $XDG_RUNTIME_DIR/capsem or ~/.capsem/sessions */
 int	session_runtime_dir(char *buf, size_t len, bool create);
-/* ~/.capsem (or $CAPSEM_HOME) */
-int	capsem_home(char *buf, size_t len);
 
 #endif

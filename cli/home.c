@@ -1,0 +1,75 @@
+/*
+ * home.c: the one place that decides where ~/.capsem and the policy files
+ * are, for the session parent and every command.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capsem_config.h"
+#include "home.h"
+
+int
+capsem_home(char *buf, size_t len)
+{
+	const char	*env = getenv("CAPSEM_HOME"), *home;
+	struct passwd	*pw;
+	int		 n;
+
+	if (env != NULL && env[0] != '\0')
+		n = snprintf(buf, len, "%s", env);
+	else {
+		if ((home = getenv("HOME")) == NULL || home[0] == '\0') {
+			if ((pw = getpwuid(getuid())) == NULL ||
+			    pw->pw_dir == NULL || pw->pw_dir[0] == '\0') {
+				errno = ENOENT;
+				return -1;
+			}
+			home = pw->pw_dir;
+		}
+		n = snprintf(buf, len, "%s/.capsem", home);
+	}
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+capsem_home_or_say(char *buf, size_t len)
+{
+	if (capsem_home(buf, len) == 0)
+		return 0;
+	if (errno == ENAMETOOLONG)
+		fprintf(stderr, "capsemctl: CAPSEM_HOME path too long\n");
+	else
+		fprintf(stderr, "capsemctl: cannot find the home directory "
+		    "(set HOME or CAPSEM_HOME)\n");
+	return -1;
+}
+
+int
+capsem_config_paths(char *user, size_t ulen, char *corp, size_t clen)
+{
+	const char	*env = getenv("CAPSEM_CORP_CONFIG");
+	char		 home[4096];
+	int		 n;
+
+	if (capsem_home(home, sizeof(home)) == -1)
+		return -1;
+	n = snprintf(user, ulen, "%s/user.toml", home);
+	if (n < 0 || (size_t)n >= ulen)
+		goto toolong;
+	n = snprintf(corp, clen, "%s", env != NULL && env[0] != '\0' ? env :
+	    CAPSEM_SYSCONFDIR "/corp.toml");
+	if (n < 0 || (size_t)n >= clen)
+		goto toolong;
+	return 0;
+toolong:
+	errno = ENAMETOOLONG;
+	return -1;
+}

@@ -1,0 +1,23 @@
+/* home: where capsem's per-user files and the policy files are. */
+#ifndef CAPSEM_HOME_H
+#define CAPSEM_HOME_H
+
+#include <stddef.h>
+
+/*
+ * $CAPSEM_HOME if set and non-empty, else ~/.capsem ($HOME, then the
+ * password database).  0, or -1 with errno (ENOENT: no home directory,
+ * ENAMETOOLONG).
+ */
+int	capsem_home(char *buf, size_t len);
+
+/*
+ * The user's policy file ($CAPSEM_HOME/user.toml) and the company's
+ * ($CAPSEM_CORP_CONFIG, else /etc/capsem/corp.toml).  0 or -1 with errno.
+ */
+int	capsem_config_paths(char *user, size_t ulen, char *corp, size_t clen);
+
+/* capsem_home() for commands: prints the reason on failure. */
+int	capsem_home_or_say(char *buf, size_t len);
+
+#endif
