@@ -245,8 +245,11 @@ imsgbuf_take_fds(struct imsgbuf *ibuf, struct msghdr *msg)
 			    sizeof(int));
 			if (ibuf->nrfds < IMSG_MAX_QUEUED_FDS)
 				ibuf->rfds[ibuf->nrfds++] = fd;
-			else
-				close(fd);	/* flood: the message will fail */
+			else {
+				/* A flood: later fds would pair wrongly. */
+				close(fd);
+				ibuf->rfds_lost = true;
+			}
 		}
 	}
 }
@@ -322,6 +325,10 @@ imsg_get(struct imsgbuf *ibuf, struct imsg *imsg)
 	struct imsg_hdr	 hdr;
 	size_t		 avail = ibuf->rlen - ibuf->rpos;
 
+	if (ibuf->rfds_lost) {
+		errno = EBADMSG;
+		return -1;
+	}
 	if (avail < IMSG_HDR_SIZE)
 		return 0;
 	memcpy(&hdr, ibuf->rbuf + ibuf->rpos, sizeof(hdr));

@@ -48,6 +48,7 @@ struct imsgbuf {
 	size_t		 rpos;		/* start of unconsumed bytes */
 	int		 rfds[IMSG_MAX_QUEUED_FDS];
 	size_t		 nrfds;
+	bool		 rfds_lost;	/* more fds came than we queue: fatal */
 	/* write side: a FIFO of whole messages */
 	struct imsg_wmsg *wq_head;
 	struct imsg_wmsg *wq_tail;
@@ -88,7 +89,8 @@ ssize_t	imsgbuf_read(struct imsgbuf *);
 /*
  * Take the next complete message.  Returns 1 and fills *imsg, 0 when more
  * bytes are needed, -1 on a malformed stream (errno EBADMSG: payload over
- * maxlen or unknown flags; ENOENT: IMSGF_HASFD without a received fd).
+ * maxlen, unknown flags, or fds were dropped so they can no longer be
+ * matched to their messages; ENOENT: IMSGF_HASFD without a received fd).
  * A malformed stream is fatal for the receiving process.
  */
 int	imsg_get(struct imsgbuf *, struct imsg *);

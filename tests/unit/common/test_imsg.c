@@ -289,6 +289,29 @@ START_TEST(hasfd_without_fd_rejected)
 }
 END_TEST
 
+START_TEST(fd_flood_is_fatal)
+{
+	struct pair	 p;
+	struct imsg	 m;
+	int		 i, n = IMSG_MAX_QUEUED_FDS + 8, r = 0;
+
+	pair_open(&p, 0);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(imsg_compose(&p.a, 1, (uint32_t)i,
+		    dup(STDIN_FILENO), NULL, 0), 0);
+	ck_assert_int_eq(imsgbuf_flush(&p.a), 0);
+	/* Read everything before taking any message: the fd queue overflows. */
+	while (imsgbuf_read(&p.b) > 0)
+		;
+	for (i = 0; i < n && (r = imsg_get(&p.b, &m)) == 1; i++)
+		imsg_free(&m);
+	/* Never a message paired with another message's fd. */
+	ck_assert_int_eq(r, -1);
+	ck_assert_int_eq(errno, EBADMSG);
+	pair_close(&p);
+}
+END_TEST
+
 /* Dispatch: known types reach their handler; the rest kill the process. */
 static int dispatched;
 
@@ -395,6 +418,7 @@ main(void)
 	tcase_add_test(tc, truncated_header_and_payload);
 	tcase_add_test(tc, fd_passing);
 	tcase_add_test(tc, hasfd_without_fd_rejected);
+	tcase_add_test(tc, fd_flood_is_fatal);
 	tcase_add_test(tc, dispatch_rules);
 	tcase_add_test(tc, write_backlog_bounded);
 	tcase_add_test(tc, peer_gone);
