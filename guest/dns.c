@@ -340,18 +340,13 @@ dns_session_cb(int fd, uint32_t events, void *arg)
 	struct dns_session *s = arg;
 
 	if (s->connecting) {
-		int	 err = 0;
-		socklen_t len = sizeof(err);
+		int	 r;
 
 		if (fd != s->upstream || !(events & (EV_WRITE | EV_HUP)))
 			return;
-		if (getsockopt(s->upstream, SOL_SOCKET, SO_ERROR, &err,
-		    &len) == -1)
-			err = errno;
-		if (err == EINPROGRESS || err == EALREADY)
+		if ((r = upstream_connect_result(s->upstream)) == 1)
 			return;
-		if (err != 0) {
-			errno = err;
+		if (r == -1) {
 			log_warn("connect %s", s->fwd->upstream.text);
 			dns_session_free(s);
 			return;

@@ -216,18 +216,13 @@ relay_conn_cb(int fd, uint32_t events, void *arg)
 	struct relay_conn *conn = arg;
 
 	if (conn->connecting) {
-		int	 err = 0;
-		socklen_t len = sizeof(err);
+		int	 r;
 
 		if (fd != conn->upstream || !(events & (EV_WRITE | EV_HUP)))
 			return;
-		if (getsockopt(conn->upstream, SOL_SOCKET, SO_ERROR, &err,
-		    &len) == -1)
-			err = errno;
-		if (err == EINPROGRESS || err == EALREADY)
+		if ((r = upstream_connect_result(conn->upstream)) == 1)
 			return;
-		if (err != 0) {
-			errno = err;
+		if (r == -1) {
 			log_warn("connect upstream");
 			relay_conn_free(conn, true);
 			return;

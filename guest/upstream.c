@@ -150,3 +150,20 @@ inet_addrport_parse(struct sockaddr_in *sin, const char *text)
 		return -1;
 	return 0;
 }
+
+int
+upstream_connect_result(int fd)
+{
+	int	 err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err == EINPROGRESS || err == EALREADY)
+		return 1;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}

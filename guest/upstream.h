@@ -32,6 +32,11 @@ int	upstream_parse(struct upstream *, const char *text, const char **errmsg);
  * *inprogress set, wait for writability then check SO_ERROR), or -1.
  */
 int	upstream_connect(const struct upstream *, int *inprogress);
+/*
+ * After upstream_connect() said *inprogress and fd became writable (or
+ * hung up): 0 connected, 1 still in progress, -1 failed (errno set).
+ */
+int	upstream_connect_result(int fd);
 
 /* Parse "A.B.C.D:PORT" into an IPv4 socket address; 0 or -1. */
 int	inet_addrport_parse(struct sockaddr_in *, const char *text);
