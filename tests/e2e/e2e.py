@@ -188,26 +188,7 @@ def run_l1(build, kdir, gdir, timeout, logpath, direct):
                'console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init']
         log('booting L1 (%d MB initrd)' % (os.path.getsize(initrd) >> 20))
         t0 = time.time()
-        with open(logpath, 'wb') as out:
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
-                                 stderr=subprocess.STDOUT)
-            # Poll, so a soft lockup of L1 (nested SVM under TCG, seen
-            # about once in ten runs) ends the run at once, not at timeout.
-            lockup = False
-            while p.poll() is None:
-                if time.time() - t0 > timeout:
-                    p.kill()
-                    p.wait()
-                    log('L1 timed out after %d s' % timeout)
-                    break
-                time.sleep(2)
-                with open(logpath, 'rb') as f:
-                    if b'BUG: soft lockup' in f.read():
-                        lockup = True
-                        p.kill()
-                        p.wait()
-                        log('L1 kernel reported a soft lockup')
-                        break
+        lockup = nested.run_l1_watched(cmd, logpath, timeout)
         log('L1 ran %.1f s' % (time.time() - t0))
         return lockup
     finally:

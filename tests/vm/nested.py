@@ -212,6 +212,30 @@ def build_payload(build, vmdir, kdir, gdir):
     return digest
 
 
+def run_l1_watched(cmd, logpath, timeout):
+    """Run qemu with its console in logpath.  Poll, so that a soft lockup
+    of L1 (nested SVM under TCG) ends the run at once instead of at the
+    timeout.  True if L1 reported a soft lockup."""
+    t0 = time.time()
+    with open(logpath, 'wb') as out:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=subprocess.STDOUT)
+        while p.poll() is None:
+            if time.time() - t0 > timeout:
+                p.kill()
+                p.wait()
+                log('L1 timed out after %d s' % timeout)
+                return False
+            time.sleep(2)
+            with open(logpath, 'rb') as f:
+                if b'BUG: soft lockup' in f.read():
+                    p.kill()
+                    p.wait()
+                    log('L1 kernel reported a soft lockup')
+                    return True
+    return False
+
+
 def run_nested(build, kdir, gdir, timeout, logpath):
     work = tempfile.mkdtemp(prefix='capsem-nested-')
     try:
@@ -240,24 +264,7 @@ def run_nested(build, kdir, gdir, timeout, logpath):
                'console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init']
         log('booting L1: ' + ' '.join(cmd))
         t0 = time.time()
-        with open(logpath, 'wb') as out:
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
-                                 stderr=subprocess.STDOUT)
-            # Poll, so a soft lockup of L1 (nested SVM under TCG) ends the
-            # run at once instead of at the timeout.
-            while p.poll() is None:
-                if time.time() - t0 > timeout:
-                    p.kill()
-                    p.wait()
-                    log('L1 timed out after %d s' % timeout)
-                    break
-                time.sleep(2)
-                with open(logpath, 'rb') as f:
-                    if b'BUG: soft lockup' in f.read():
-                        p.kill()
-                        p.wait()
-                        log('L1 kernel reported a soft lockup')
-                        break
+        run_l1_watched(cmd, logpath, timeout)
         log('L1 ran %.1f s' % (time.time() - t0))
         for m in re.finditer(rb'CAPSEM-CASE (\S+) end (\d+s)',
                              open(logpath, 'rb').read()):
