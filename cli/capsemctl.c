@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "capsem_config.h"
+#include "agent.h"
 #include "capsemctl.h"
+#include "cmd_image.h"
 #include "control.h"
 #include "log.h"
 #include "msg.h"
@@ -35,11 +37,15 @@ static const struct command {
 	const char	*usage;
 	const char	*what;
 } commands[] = {
-	{ "start", cmd_start, "start [-d] [--host-only] [-n name] [agent]",
-	    "start a session (host side only until the agent image lands)" },
+	{ "start", cmd_start, "start [-d] [-n name] [--image NAME|DIR] "
+	    "[-e NAME=VALUE] [--mem MB] [--cpus N] [--user U] "
+	    "claude|gemini|codex|shell [args] | -- command",
+	    "start an agent, a shell or a command in a new VM" },
 	{ "start", cmd_start, "start [-d] --kernel K --initrd I [--disk D] "
-	    "[--mem MB] [--cpus N] [--user U] -- command",
-	    "boot a guest and run command on its console" },
+	    "[-e NAME=VALUE] [--mem MB] [--cpus N] [--user U] -- command",
+	    "boot a given kernel and initrd" },
+	{ "start", cmd_start, "start --host-only [-d] [-n name] [agent]",
+	    "the host-side processes alone, no VM" },
 	{ "proxy", cmd_proxy,
 	    "proxy -l ADDR:PORT [--http ADDR:PORT] [--dns ADDR:PORT]",
 	    "the host side without a VM, for host programs and tests" },
@@ -68,14 +74,16 @@ int
 usage_of(const char *name)
 {
 	size_t i;
+	int	 found = 0;
 
 	for (i = 0; i < NCOMMANDS; i++)
 		if (strcmp(commands[i].name, name) == 0) {
-			fprintf(stderr, "usage: capsemctl %s\n",
-			    commands[i].usage);
-			return 2;
+			fprintf(stderr, "%s capsemctl %s\n", found ? "      " :
+			    "usage:", commands[i].usage);
+			found = 1;
 		}
-	usage_all(stderr);
+	if (!found)
+		usage_all(stderr);
 	return 2;
 }
 
@@ -112,6 +120,93 @@ cmd_version(int argc, char *argv[])
 	return 0;
 }
 
+/* The shell of "start shell": the image's bash if it has one. */
+static char *shell_argv[] = {
+	"/bin/sh", "-c",
+	"if [ -x /bin/bash ]; then exec /bin/bash -l; fi; exec /bin/sh -l",
+	NULL
+};
+
+/*
+ * The image of `start [--image NAME|DIR]`: a directory with manifest.json,
+ * vmlinux, initrd.img and the root file system.  A missing named image is
+ * built first (the agent image takes minutes).
+ */
+struct start_image {
+	char	 dir[PATH_MAX];
+	char	 kernel[PATH_MAX];
+	char	 initrd[PATH_MAX];
+	char	 disk[PATH_MAX];
+	char	 rootfstype[16];
+	char	 user[64];
+	char	 command[256];
+};
+
+static int
+start_image_open(const char *image, const char *agent, struct start_image *im)
+{
+	char	 why[PATH_MAX + 128], rootfs[128], key[128];
+	int	 named = strchr(image, '/') == NULL;
+
+	if (named) {
+		if (image_dir(image, im->dir, sizeof(im->dir)) == -1)
+			return 2;
+	} else if (strlcpy(im->dir, image, sizeof(im->dir)) >= sizeof(im->dir)) {
+		fprintf(stderr, "capsemctl: --image path too long\n");
+		return 2;
+	}
+	if (!image_dir_ready(im->dir, why, sizeof(why))) {
+		if (!named) {
+			fprintf(stderr, "capsemctl: image %s\n", why);
+			return 1;
+		}
+		fprintf(stderr, "capsem: image \"%s\" is not built yet (%s).\n"
+		    "capsem: building it now: Debian 12, Node and the agents "
+		    "from the npm registry, about 5-10 minutes and 2 GB of "
+		    "downloads the first time; `capsemctl image build %s` does "
+		    "the same.\n", image, why, image);
+		if (image_build(image, 0, 0) != 0) {
+			fprintf(stderr, "capsemctl: image \"%s\" could not be "
+			    "built; see the messages above\n", image);
+			return 1;
+		}
+		if (!image_dir_ready(im->dir, why, sizeof(why))) {
+			fprintf(stderr, "capsemctl: image %s\n", why);
+			return 1;
+		}
+	}
+	if (image_manifest_string(im->dir, "rootfs", rootfs, sizeof(rootfs)) ==
+	    -1 || strchr(rootfs, '/') != NULL || rootfs[0] == '.')
+		strlcpy(rootfs, "rootfs.erofs", sizeof(rootfs));
+	if (image_manifest_string(im->dir, "rootfstype", im->rootfstype,
+	    sizeof(im->rootfstype)) == -1)
+		im->rootfstype[0] = '\0';
+	if (image_manifest_string(im->dir, "user", im->user, sizeof(im->user))
+	    == -1)
+		im->user[0] = '\0';
+	if ((size_t)snprintf(im->kernel, sizeof(im->kernel), "%s/vmlinux",
+	    im->dir) >= sizeof(im->kernel) ||
+	    (size_t)snprintf(im->initrd, sizeof(im->initrd), "%s/initrd.img",
+	    im->dir) >= sizeof(im->initrd) ||
+	    (size_t)snprintf(im->disk, sizeof(im->disk), "%s/%s", im->dir,
+	    rootfs) >= sizeof(im->disk)) {
+		fprintf(stderr, "capsemctl: image path too long\n");
+		return 2;
+	}
+	im->command[0] = '\0';
+	if (agent != NULL) {
+		snprintf(key, sizeof(key), "agents/%s/command", agent);
+		if (image_manifest_string(im->dir, key, im->command,
+		    sizeof(im->command)) == -1 || im->command[0] == '\0') {
+			fprintf(stderr, "capsemctl: image %s has no %s (its "
+			    "manifest.json lacks %s); build the agent image: "
+			    "capsemctl image build\n", im->dir, agent, key);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int
 cmd_start(int argc, char *argv[])
 {
@@ -119,6 +214,8 @@ cmd_start(int argc, char *argv[])
 		{ "host-only", no_argument, NULL, 'H' },
 		{ "detach", no_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "image", required_argument, NULL, 'I' },
+		{ "env", required_argument, NULL, 'e' },
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
 		{ "disk", required_argument, NULL, 'D' },
@@ -128,13 +225,15 @@ cmd_start(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct session_opts opts;
-	const char *errstr;
-	int	 ch, host_only = 0;
+	struct start_image im;
+	const char *errstr, *image = NULL;
+	char	*agent_argv[VM_ARGV_MAX + 1];
+	int	 ch, host_only = 0, dashdash, i, r;
 
 	memset(&opts, 0, sizeof(opts));
 	opts.mode = SESSION_HOST_ONLY;
 	opts.verbose = log_getverbose();
-	while ((ch = getopt_long(argc, argv, "+dHn:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+dHn:e:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			opts.detach = true;
@@ -150,6 +249,22 @@ cmd_start(int argc, char *argv[])
 				return 2;
 			}
 			opts.name = optarg;
+			break;
+		case 'I':
+			image = optarg;
+			break;
+		case 'e':
+			if (!env_assignment_ok(optarg)) {
+				fprintf(stderr, "capsemctl: --env %s: not "
+				    "NAME=VALUE (NAME of A-Z a-z 0-9 _)\n",
+				    optarg);
+				return 2;
+			}
+			if (vm_env_set(&opts.vm, optarg) == -1) {
+				fprintf(stderr, "capsemctl: at most %d --env\n",
+				    VM_ENV_MAX);
+				return 2;
+			}
 			break;
 		case 'k':
 			opts.vm.kernel = optarg;
@@ -189,12 +304,21 @@ cmd_start(int argc, char *argv[])
 			return usage_of("start");
 		}
 	}
+	dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
 	argc -= optind;
 	argv += optind;
-	if (opts.vm.kernel != NULL) {
-		if (host_only)
+	if (host_only) {
+		/* The host side alone: no guest, for tests and status. */
+		if (argc > 1 || dashdash || opts.vm.kernel != NULL ||
+		    image != NULL || opts.vm.nenv > 0)
 			return usage_of("start");
-		opts.mode = SESSION_VM;
+		opts.agent = argc == 1 ? argv[0] : NULL;
+		return session_run(&opts);
+	}
+	opts.mode = SESSION_VM;
+	if (opts.vm.kernel != NULL) {
+		if (image != NULL)
+			return usage_of("start");
 		if (opts.vm.ninitrds == 0) {
 			fprintf(stderr, "capsemctl: start --kernel needs "
 			    "--initrd (the image's, with capsem-init)\n");
@@ -204,15 +328,57 @@ cmd_start(int argc, char *argv[])
 		opts.vm.argc = argc;
 		return session_run(&opts);
 	}
-	if (argc > 1)
+	if (argc == 0)
 		return usage_of("start");
-	opts.agent = argc == 1 ? argv[0] : NULL;
-	if (opts.agent != NULL)
-		fprintf(stderr, "capsem: no agent image is part of this build "
-		    "yet: running the host side only (policyd, certd, netproxy, "
-		    "an idle vmm); %s is not started.  To boot a guest: "
-		    "capsemctl start --kernel K --initrd I [--disk D] -- "
-		    "command\n", opts.agent);
+	if (!dashdash && strcmp(argv[0], "shell") != 0 &&
+	    agent_find(argv[0]) == NULL) {
+		fprintf(stderr, "capsemctl: start: unknown agent \"%s\": use %s, "
+		    "shell, or -- command\n", argv[0], agent_names());
+		return 2;
+	}
+	if (opts.vm.ninitrds > 0 || opts.vm.disk != NULL) {
+		fprintf(stderr, "capsemctl: start: --initrd and --disk go with "
+		    "--kernel; an image brings its own\n");
+		return 2;
+	}
+	/* Say what is missing before minutes of image building. */
+	if (access("/dev/kvm", R_OK | W_OK) == -1) {
+		fprintf(stderr, "capsemctl: /dev/kvm: %s: capsem needs KVM.  "
+		    "On a machine without it, see README, \"No /dev/kvm\" "
+		    "(nested KVM under qemu).\n", strerror(errno));
+		return 1;
+	}
+	if (!dashdash)
+		opts.agent = agent_find(argv[0]) != NULL ? argv[0] : NULL;
+	if ((r = start_image_open(image != NULL ? image : "default",
+	    opts.agent, &im)) != 0)
+		return r;
+	opts.vm.kernel = im.kernel;
+	opts.vm.initrds[0] = im.initrd;
+	opts.vm.ninitrds = 1;
+	opts.vm.disk = im.disk;
+	if (im.rootfstype[0] != '\0')
+		opts.vm.rootfstype = im.rootfstype;
+	if (opts.vm.user == NULL && im.user[0] != '\0')
+		opts.vm.user = im.user;
+	if (dashdash) {
+		opts.vm.argv = argv;
+		opts.vm.argc = argc;
+	} else if (opts.agent == NULL) {	/* shell */
+		if (argc > 1)
+			return usage_of("start");
+		opts.vm.argv = shell_argv;
+		opts.vm.argc = 3;
+	} else {
+		if (argc > VM_ARGV_MAX)
+			return usage_of("start");
+		agent_argv[0] = im.command;
+		for (i = 1; i < argc; i++)
+			agent_argv[i] = argv[i];
+		agent_argv[argc] = NULL;
+		opts.vm.argv = agent_argv;
+		opts.vm.argc = argc;
+	}
 	return session_run(&opts);
 }
 
@@ -507,7 +673,11 @@ main(int argc, char *argv[])
 		if (strcmp(commands[i].name, argv[0]) != 0)
 			continue;
 		if (wants_help(argc, argv)) {
-			printf("usage: capsemctl %s\n", commands[i].usage);
+			for (size_t j = i; j < NCOMMANDS; j++)
+				if (strcmp(commands[j].name, argv[0]) == 0)
+					printf("%s capsemctl %s\n", j == i ?
+					    "usage:" : "      ",
+					    commands[j].usage);
 			return 0;
 		}
 		optind = 1;

@@ -531,6 +531,42 @@ image_ready(const char *name)
 	return ready;
 }
 
+int
+image_dir_ready(const char *dir, char *why, size_t whylen)
+{
+	struct manifest m;
+	int	 ready;
+
+	if (manifest_load(dir, &m) == -1) {
+		snprintf(why, whylen, "%s/manifest.json: %s", dir,
+		    strerror(errno));
+		return 0;
+	}
+	ready = m.valid && m.complete;
+	if (!m.valid)
+		snprintf(why, whylen, "%s/manifest.json is not valid JSON", dir);
+	else if (!m.complete)
+		snprintf(why, whylen, "%s/%s is missing or not the size the "
+		    "manifest records", dir, m.missing);
+	manifest_free(&m);
+	return ready;
+}
+
+int
+image_manifest_string(const char *dir, const char *path, char *out,
+    size_t outlen)
+{
+	struct manifest m;
+	int	 r = -1;
+
+	if (manifest_load(dir, &m) == -1)
+		return -1;
+	if (m.valid)
+		r = json_get_string(m.text, m.len, path, out, outlen);
+	manifest_free(&m);
+	return r;
+}
+
 /* ------------------------------------------------------------------------ */
 /* image build                                                              */
 

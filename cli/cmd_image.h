@@ -24,6 +24,18 @@ int	image_dir(const char *name, char *buf, size_t len);
 int	image_ready(const char *name);
 
 /*
+ * The same for an image directory; if not ready, why says so in one line.
+ */
+int	image_dir_ready(const char *dir, char *why, size_t whylen);
+
+/*
+ * A string from dir/manifest.json ("user", "agents/claude/command"):
+ * 0 and the value, or -1 if unreadable, absent, not a string or too long.
+ */
+int	image_manifest_string(const char *dir, const char *path, char *out,
+	    size_t outlen);
+
+/*
  * Run the image build script (see cmd_image.c for where it is looked up)
  * for <name>, output on the terminal; returns its exit status (0 success,
  * 1 failure, 2 usage) or 1 if it could not be run.

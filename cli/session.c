@@ -26,11 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "capsem_config.h"
 #include "cmd_ca.h"
 #include "config.h"
@@ -45,6 +47,7 @@
 #define SESSION_MAX_CLIENTS	16
 #define SESSION_READY_MS	15000	/* children must be READY by then */
 #define SESSION_GRACE_MS	3000	/* SHUTDOWN -> SIGKILL */
+#define SESSION_MAX_CREDENTIALS	32
 
 struct session;
 
@@ -860,13 +863,9 @@ ctl_listen(struct session *s)
 static const char *
 agent_api_host(const char *agent)
 {
-	if (agent == NULL || strcmp(agent, "claude") == 0)
-		return "api.anthropic.com";
-	if (strcmp(agent, "gemini") == 0)
-		return "generativelanguage.googleapis.com";
-	if (strcmp(agent, "codex") == 0)
-		return "api.openai.com";
-	return NULL;
+	const struct agent *a = agent_find(agent != NULL ? agent : "claude");
+
+	return a != NULL ? a->api_host : NULL;
 }
 
 /* Read a config file whole; *present = false if it does not exist. */
@@ -1067,6 +1066,71 @@ out:
 }
 
 /*
+ * The keys the proxy adds to requests: each [credentials] entry, and for
+ * an agent session the agent's own key (agent.c) when no entry names its
+ * host.  Only those whose variable is set in our environment; warn (once,
+ * if warn) about entries whose variable is not.
+ */
+struct planned_credential {
+	char		 host[MSG_HOST_MAX];
+	char		 header[PROXY_HEADER_NAME_MAX];
+	char		 env[128];
+	const char	*prefix;
+	const char	*value;		/* getenv(env) */
+};
+
+static size_t
+plan_credentials(const struct session *s, const struct policy *pol,
+    struct planned_credential *out, size_t max, bool warn)
+{
+	const struct agent *a = agent_find(s->opts.agent);
+	size_t	 i, n = 0;
+	bool	 agent_host_named = false;
+
+	for (i = 0; i < policy_ncredentials(pol) && n < max; i++) {
+		const struct policy_credential *pc = policy_credential(pol, i);
+		const char *value = getenv(pc->env);
+
+		if (a != NULL && strcasecmp(pc->host, a->api_host) == 0)
+			agent_host_named = true;
+		if (value == NULL || value[0] == '\0') {
+			if (warn)
+				log_warnx("%s:%u: credential for %s: $%s is not "
+				    "set; requests go without it", pc->file,
+				    pc->line, pc->host, pc->env);
+			continue;
+		}
+		if (strlen(value) > PROXY_CREDENTIAL_MAX - 16) {
+			if (warn)
+				log_warnx("credential for %s: $%s is too long",
+				    pc->host, pc->env);
+			continue;
+		}
+		strlcpy(out[n].host, pc->host, sizeof(out[n].host));
+		strlcpy(out[n].header, pc->header, sizeof(out[n].header));
+		strlcpy(out[n].env, pc->env, sizeof(out[n].env));
+		out[n].prefix = "";
+		out[n].value = value;
+		n++;
+	}
+	if (a != NULL && !agent_host_named && n < max) {
+		const char *value = getenv(a->key_env);
+
+		if (value != NULL && value[0] != '\0' &&
+		    strlen(value) <= PROXY_CREDENTIAL_MAX - 16) {
+			strlcpy(out[n].host, a->api_host, sizeof(out[n].host));
+			strlcpy(out[n].header, a->key_header,
+			    sizeof(out[n].header));
+			strlcpy(out[n].env, a->key_env, sizeof(out[n].env));
+			out[n].prefix = a->key_prefix;
+			out[n].value = value;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
  * netproxy's settings: [network] http and private_addresses, [upstream]
  * resolve pins and ca_file (read here, sent as bytes), and credentials
  * taken from capsemctl's environment (they never reach the guest).
@@ -1076,6 +1140,8 @@ send_proxy_settings(struct session *s, char *err, size_t errlen)
 {
 	struct msg_proxy_settings ps;
 	struct msg_credential cr;
+	struct planned_credential cred[SESSION_MAX_CREDENTIALS];
+	size_t		 ncred;
 	struct policy	*pol;
 	char		*ca = NULL;
 	size_t		 ca_len = 0, i, n;
@@ -1126,33 +1192,82 @@ send_proxy_settings(struct session *s, char *err, size_t errlen)
 		    -1, &ps, sizeof(ps), ca, ca_len) == -1)
 			fatal("send settings to %s", s->proxies[k]->label);
 	free(ca);
-	for (i = 0; i < policy_ncredentials(pol); i++) {
-		const struct policy_credential *pc = policy_credential(pol, i);
-		const char *value = getenv(pc->env);
+	ncred = plan_credentials(s, pol, cred, SESSION_MAX_CREDENTIALS, true);
+	for (i = 0; i < ncred; i++) {
+		char	*value;
+		size_t	 plen = strlen(cred[i].prefix);
 
-		if (value == NULL || value[0] == '\0') {
-			log_warnx("%s:%u: credential for %s: $%s is not set; "
-			    "requests go without it", pc->file, pc->line,
-			    pc->host, pc->env);
-			continue;
-		}
-		if (strlen(value) > PROXY_CREDENTIAL_MAX) {
-			log_warnx("credential for %s: $%s is too long",
-			    pc->host, pc->env);
-			continue;
-		}
 		memset(&cr, 0, sizeof(cr));
-		strlcpy(cr.host, pc->host, sizeof(cr.host));
-		strlcpy(cr.header, pc->header, sizeof(cr.header));
-		cr.value_len = (uint32_t)strlen(value);
+		strlcpy(cr.host, cred[i].host, sizeof(cr.host));
+		strlcpy(cr.header, cred[i].header, sizeof(cr.header));
+		cr.value_len = (uint32_t)(plen + strlen(cred[i].value));
+		if ((value = malloc(cr.value_len + 1)) == NULL)
+			fatal("malloc");
+		memcpy(value, cred[i].prefix, plen);
+		memcpy(value + plen, cred[i].value, cr.value_len - plen);
 		for (k = 0; k < s->nproxies; k++)
 			if (imsgev_compose2(&s->proxies[k]->iev, MSG_CREDENTIAL,
 			    0, -1, &cr, sizeof(cr), value, cr.value_len) == -1)
 				fatal("send credential to %s",
 				    s->proxies[k]->label);
+		explicit_bzero(value, cr.value_len);
+		free(value);
 	}
 	policy_free(pol);
 	return 0;
+}
+
+/*
+ * What the guest gets besides the command line: [vm] cpus and memory_mb
+ * where no option gave them, agent.env, then the --env options again (they
+ * win), then a placeholder in the variable of each key the proxy adds.
+ */
+static int
+vm_settings(struct session *s, char *err, size_t errlen)
+{
+	struct vm_opts	*o = &s->opts.vm;
+	struct planned_credential cred[SESSION_MAX_CREDENTIALS];
+	const char	*given[VM_ENV_MAX], *path;
+	struct policy	*pol;
+	size_t		 ncred, i;
+	int		 ngiven = o->nenv, k;
+	char		*a;
+
+	if ((pol = load_policy_locally(s, err, errlen)) == NULL)
+		return -1;
+	if (o->cpus == 0)
+		o->cpus = (unsigned)policy_vm_cpus(pol);
+	if (o->mem_mb == 0)
+		o->mem_mb = (unsigned)policy_vm_memory_mb(pol);
+	memcpy(given, o->env, sizeof(given));
+	o->nenv = 0;
+	if ((path = getenv("CAPSEM_AGENT_ENV")) == NULL || path[0] == '\0')
+		path = CAPSEM_SYSCONFDIR "/agent.env";
+	if (agent_env_load(path, o, err, errlen) == -1)
+		goto fail;
+	for (k = 0; k < ngiven; k++)
+		if (vm_env_set(o, given[k]) == -1)
+			goto full;
+	ncred = plan_credentials(s, pol, cred, SESSION_MAX_CREDENTIALS, false);
+	for (i = 0; i < ncred; i++) {
+		if (asprintf(&a, "%s=%s", cred[i].env,
+		    agent_placeholder(cred[i].env)) == -1)
+			fatal("asprintf");
+		if (!env_assignment_ok(a)) {
+			free(a);	/* not a variable name: nothing to set */
+			continue;
+		}
+		if (vm_env_set(o, a) == -1)
+			goto full;
+	}
+	policy_free(pol);
+	return 0;
+full:
+	snprintf(err, errlen, "more than %d guest environment variables",
+	    VM_ENV_MAX);
+fail:
+	policy_free(pol);
+	return -1;
 }
 
 /* Host-side listeners (proxy mode): each accepted socket goes to netproxy. */
@@ -1498,7 +1613,11 @@ session_run(const struct session_opts *opts)
 
 		if (ca_paths(pem, sizeof(pem), key, sizeof(key), &corp) == -1)
 			return 1;
-		if (vm_prepare(&opts->vm, pem, &s->vmf, err, sizeof(err)) == -1) {
+		if (vm_settings(s, err, sizeof(err)) == -1) {
+			fprintf(stderr, "capsemctl: %s\n", err);
+			return 2;
+		}
+		if (vm_prepare(&s->opts.vm, pem, &s->vmf, err, sizeof(err)) == -1) {
 			fprintf(stderr, "capsemctl: %s\n", err);
 			return 1;
 		}

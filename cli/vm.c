@@ -63,6 +63,19 @@ conf_value_ok(const char *v)
 }
 
 int
+env_assignment_ok(const char *a)
+{
+	size_t	 n;
+
+	if (!((*a >= 'A' && *a <= 'Z') || (*a >= 'a' && *a <= 'z') ||
+	    *a == '_'))
+		return 0;
+	n = strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_");
+	return a[n] == '=' && conf_value_ok(a) && strlen(a) <= 4000;
+}
+
+int
 vm_session_conf(const struct vm_opts *o, char *buf, size_t len,
     size_t *outlen, char *err, size_t errlen)
 {
@@ -91,8 +104,36 @@ vm_session_conf(const struct vm_opts *o, char *buf, size_t len,
 		}
 		ADD("user=%s\n", o->user);
 	}
-	if (o->disk != NULL)
+	if (o->hostname != NULL) {
+		if (!conf_value_ok(o->hostname)) {
+			snprintf(err, errlen, "bad host name");
+			return -1;
+		}
+		ADD("hostname=%s\n", o->hostname);
+	}
+	if (o->disk != NULL) {
 		ADD("root=/dev/vda\n");
+		if (o->rootfstype != NULL) {
+			if (!conf_value_ok(o->rootfstype)) {
+				snprintf(err, errlen, "bad root file system type");
+				return -1;
+			}
+			ADD("rootfstype=%s\n", o->rootfstype);
+		}
+	}
+	if (o->nenv > VM_ENV_MAX) {
+		snprintf(err, errlen, "at most %d environment variables",
+		    VM_ENV_MAX);
+		return -1;
+	}
+	for (i = 0; i < o->nenv; i++) {
+		if (!env_assignment_ok(o->env[i])) {
+			snprintf(err, errlen, "environment variable %d is not "
+			    "NAME=VALUE without control characters", i + 1);
+			return -1;
+		}
+		ADD("env=%s\n", o->env[i]);
+	}
 	ADD("control=vsock:2:1024\n");
 	for (i = 0; i < o->argc; i++) {
 		if (!conf_value_ok(o->argv[i]) || strlen(o->argv[i]) > 4000) {

@@ -10,6 +10,7 @@
 #include "msg.h"
 
 #define VM_ARGV_MAX	64
+#define VM_ENV_MAX	64	/* guest/PROTOCOL: at most 64 env= lines */
 
 struct vm_opts {
 	const char	*kernel;		/* vmlinux (PVH) or bzImage */
@@ -19,6 +20,10 @@ struct vm_opts {
 	unsigned	 mem_mb;		/* 0: 1024 */
 	unsigned	 cpus;			/* 0: 2 */
 	const char	*user;			/* guest account, NULL: root */
+	const char	*rootfstype;		/* NULL: capsem-init tries each */
+	const char	*hostname;		/* NULL: capsem */
+	const char	*env[VM_ENV_MAX];	/* NAME=VALUE for the command */
+	int		 nenv;
 	char *const	*argv;			/* the session command */
 	int		 argc;
 };
@@ -45,5 +50,11 @@ void	vm_files_close(struct vm_files *);
 /* The session.conf text for opts (exported for tests). */
 int	vm_session_conf(const struct vm_opts *, char *buf, size_t len,
 	    size_t *outlen, char *err, size_t errlen);
+
+/*
+ * env_assignment_ok: NAME=VALUE with NAME [A-Za-z_][A-Za-z0-9_]* and a value
+ * session.conf can carry (no control bytes but tab, at most 4000 bytes).
+ */
+int	env_assignment_ok(const char *);
 
 #endif

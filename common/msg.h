@@ -63,6 +63,7 @@ enum msg_type {
 	MSG_VM_SETUP,		/* parent -> vmm: struct msg_vm_setup + cmdline */
 	MSG_VM_FD,		/* parent -> vmm: struct msg_vm_fd + fd */
 	MSG_VM_START,		/* parent -> vmm: empty; boot */
+	MSG_VM_WINSIZE,		/* parent -> vmm: struct msg_winsize (console size) */
 
 	/* control socket (capsemctl <-> session parent) */
 	MSG_CTL_STATUS = 160,	/* client -> parent: empty */
@@ -72,6 +73,11 @@ enum msg_type {
 	MSG_CTL_INFO,		/* parent -> client: struct msg_ctl_info */
 	MSG_CTL_RESULT,		/* parent -> client: struct msg_ctl_result + text */
 	MSG_CTL_END,		/* parent -> client: end of a multi-message answer */
+	MSG_CTL_ATTACH_IN,	/* client -> parent: empty + fd: the terminal's input */
+	MSG_CTL_ATTACH_OUT,	/* client -> parent: empty + fd: its output; attaches */
+	MSG_CTL_WINSIZE,	/* client -> parent: empty: the terminal was resized */
+	MSG_CTL_DETACHED,	/* parent -> client: struct msg_ctl_result (why) */
+	MSG_CTL_ENDED,		/* parent -> client: struct msg_ctl_ended */
 };
 
 struct msg_hello {
@@ -230,6 +236,20 @@ struct msg_ctl_info {
 	int64_t		 started;	/* seconds since the epoch */
 	char		 session_id[MSG_SESSION_MAX];
 	char		 mode[32];	/* "host-only", "proxy", "vm" */
+};
+
+/* The console's size in character cells (virtio console config). */
+struct msg_winsize {
+	uint16_t	 rows;
+	uint16_t	 cols;
+	uint32_t	 pad;
+};
+
+/* The session ended while a client was attached: its exit code and why. */
+struct msg_ctl_ended {
+	int32_t		 code;
+	uint32_t	 pad;
+	char		 reason[256];
 };
 
 struct msg_ctl_result {

@@ -1,5 +1,7 @@
 /*
- * dev_console.c: virtio-console, one port (hvc0), no multiport, no size.
+ * dev_console.c: virtio-console, one port (hvc0), no multiport; the
+ * terminal's size in the config space (VIRTIO_CONSOLE_F_SIZE: cols, rows,
+ * little-endian 16 bits each), a change announced by a config interrupt.
  * Raw bytes both ways: receiveq (0) is fed from in_fd, transmitq (1) goes
  * to out_fd through a bounded buffer; a slow reader stops the transmit
  * queue instead of growing memory.  The fds are non-blocking.
@@ -19,6 +21,7 @@
 #define CON_TXQ		1
 #define CON_OUT_MAX	(64 * 1024)
 #define CON_IN_CHUNK	4096
+#define CON_F_SIZE	(1ull << 0)	/* VIRTIO_CONSOLE_F_SIZE */
 
 struct console {
 	struct virtio_dev dev;
@@ -236,12 +239,34 @@ con_driver_ok(struct virtio_dev *d)
 static const struct virtio_ops console_ops = {
 	.name = "virtio-console",
 	.device_id = VIRTIO_ID_CONSOLE,
-	.features = 0,
+	.features = CON_F_SIZE,
 	.nqueues = 2,
 	.notify = con_notify,
 	.reset = con_reset,
 	.driver_ok = con_driver_ok,
 };
+
+/* Config bytes 0-3: cols, rows (le16); the generation tells of a change. */
+static void
+con_set_size(struct virtio_dev *d, uint16_t rows, uint16_t cols)
+{
+	d->config[0] = (uint8_t)cols;
+	d->config[1] = (uint8_t)(cols >> 8);
+	d->config[2] = (uint8_t)rows;
+	d->config[3] = (uint8_t)(rows >> 8);
+	d->config_len = 4;
+	d->config_generation++;
+}
+
+void
+dev_console_resize(struct virtio_dev *d, uint16_t rows, uint16_t cols)
+{
+	pthread_mutex_lock(&d->mu);
+	con_set_size(d, rows, cols);
+	if (virtio_live(d))
+		virtio_interrupt(d, VIRTIO_INT_CONFIG);
+	pthread_mutex_unlock(&d->mu);
+}
 
 static int
 set_nonblock(int fd)
@@ -252,8 +277,8 @@ set_nonblock(int fd)
 }
 
 struct virtio_dev *
-dev_console_new(const struct dev_env *env, int in_fd, int out_fd, char *err,
-    size_t errlen)
+dev_console_new(const struct dev_env *env, int in_fd, int out_fd,
+    uint16_t rows, uint16_t cols, char *err, size_t errlen)
 {
 	struct console	*c;
 
@@ -267,6 +292,7 @@ dev_console_new(const struct dev_env *env, int in_fd, int out_fd, char *err,
 	if (virtio_dev_init(&c->dev, &console_ops, c, env->mem, env->loop,
 	    env->vm_fd, env->base, env->irq) == -1)
 		goto fail;
+	con_set_size(&c->dev, rows, cols);
 	if ((in_fd != -1 && set_nonblock(in_fd) == -1) ||
 	    (out_fd != -1 && set_nonblock(out_fd) == -1))
 		goto fail;

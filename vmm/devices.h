@@ -19,9 +19,14 @@ struct dev_env {
 	unsigned	 irq;
 };
 
-/* hvc0: guest output to out_fd, in_fd to the guest (raw bytes). */
+/*
+ * hvc0: guest output to out_fd, in_fd to the guest (raw bytes); the
+ * terminal's size (0 x 0: unknown) until dev_console_resize changes it.
+ */
 struct virtio_dev *dev_console_new(const struct dev_env *, int in_fd, int out_fd,
-	    char *err, size_t errlen);
+	    uint16_t rows, uint16_t cols, char *err, size_t errlen);
+/* Any thread: a new terminal size, announced to the driver. */
+void	dev_console_resize(struct virtio_dev *, uint16_t rows, uint16_t cols);
 
 /* A disk image on fd; writable adds FLUSH, else VIRTIO_BLK_F_RO. */
 struct virtio_dev *dev_blk_new(const struct dev_env *, int fd, bool writable,

@@ -79,6 +79,8 @@ struct vmm {
 	struct vmm_disk	 disk[VM_MAX_DISKS];
 	unsigned	 ndisk;
 	int		 console_in, console_out;
+	struct virtio_dev *console_dev;
+	uint16_t	 console_rows, console_cols;
 	int		 serial_fd;
 	uint32_t	 mem_mb;
 	uint32_t	 ncpus;
@@ -319,10 +321,13 @@ vmm_boot(struct vmm *v, char *err, size_t errlen)
 	env.vm_fd = v->vm.vm_fd;
 	env.base = VIRTIO_MMIO_BASE;
 	env.irq = 5;
-	if (v->console_in != -1 || v->console_out != -1)
-		if (add_dev(v, &env, dev_console_new(&env, v->console_in,
-		    v->console_out, err, errlen)) == -1)
+	if (v->console_in != -1 || v->console_out != -1) {
+		v->console_dev = dev_console_new(&env, v->console_in,
+		    v->console_out, v->console_rows, v->console_cols, err,
+		    errlen);
+		if (add_dev(v, &env, v->console_dev) == -1)
 			return -1;
+	}
 	for (i = 0; i < v->ndisk; i++)
 		if (add_dev(v, &env, dev_blk_new(&env, v->disk[i].fd,
 		    v->disk[i].writable, i, err, errlen)) == -1)
@@ -527,6 +532,23 @@ msg_vm_start(void *ctx, struct imsg *imsg)
 	}
 }
 
+/* The terminal's size: now if the console exists, else at boot. */
+static void
+msg_vm_winsize(void *ctx, struct imsg *imsg)
+{
+	struct child	*c = ctx;
+	struct vmm	*v = c->ctx;
+	struct msg_winsize ws;
+
+	memcpy(&ws, imsg->data, sizeof(ws));
+	if (ws.rows > 4096 || ws.cols > 4096)
+		fatalx("VM_WINSIZE: %u x %u", ws.rows, ws.cols);
+	v->console_rows = ws.rows;
+	v->console_cols = ws.cols;
+	if (v->console_dev != NULL)
+		dev_console_resize(v->console_dev, ws.rows, ws.cols);
+}
+
 static void
 vmm_on_hello(struct child *c)
 {
@@ -564,6 +586,8 @@ static const struct imsg_handler vmm_parent_handlers[] = {
 	{ MSG_VM_FD, sizeof(struct msg_vm_fd), sizeof(struct msg_vm_fd),
 	    IMSG_FD_REQUIRED, msg_vm_fd },
 	{ MSG_VM_START, 0, 0, IMSG_FD_NONE, msg_vm_start },
+	{ MSG_VM_WINSIZE, sizeof(struct msg_winsize),
+	    sizeof(struct msg_winsize), IMSG_FD_NONE, msg_vm_winsize },
 };
 
 static const struct child_def vmm_child = {
