@@ -2,7 +2,12 @@
  * capsemctl: the one command of capsem.  A table of subcommands; usage is
  * generated from it.  Exit 0 success, 1 denied/failed, 2 usage/config error.
  */
+#include <sys/signalfd.h>
+
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <termios.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -30,6 +35,7 @@ static int	cmd_stop(int, char *[]);
 static int	cmd_reload(int, char *[]);
 static int	cmd_help(int, char *[]);
 static int	cmd_proxy(int, char *[]);
+static int	cmd_attach(int, char *[]);
 
 static const struct command {
 	const char	*name;
@@ -52,6 +58,8 @@ static const struct command {
 	{ "list", cmd_list, "list [--json]", "list running sessions" },
 	{ "status", cmd_status, "status [--json] id",
 	    "show a session's processes and their sandboxes" },
+	{ "attach", cmd_attach, "attach id",
+	    "put this terminal on a session's console (Ctrl-] detaches)" },
 	{ "stop", cmd_stop, "stop id", "stop a session" },
 	{ "reload", cmd_reload, "reload id", "reload a session's policy" },
 	CAPSEMCTL_EXTRA_COMMANDS
@@ -627,6 +635,140 @@ cmd_stop(int argc, char *argv[])
 	}
 	fprintf(stderr, "capsemctl: stop: session %s is still there\n", argv[1]);
 	return 1;
+}
+
+/*
+ * attach: our terminal's fds go to the session, which relays them to the
+ * guest's console itself; we wait for DETACHED or ENDED and pass on
+ * window size changes.  Exit status: the session's when it ends.
+ */
+static int
+cmd_attach(int argc, char *argv[])
+{
+	struct ctl_conn	 cc;
+	struct imsg	 imsg;
+	struct msg_ctl_result res;
+	struct msg_ctl_ended me;
+	struct termios	 tio, raw;
+	struct signalfd_siginfo si;
+	struct pollfd	 pfd[2];
+	sigset_t	 set;
+	char		 msg[sizeof(res.text) + sizeof(me.reason) + 64];
+	bool		 have_tio = false;
+	int		 sfd, r, code = 1;
+	ssize_t		 n;
+
+	if (argc != 2)
+		return usage_of("attach");
+	if (!session_id_valid(argv[1])) {
+		fprintf(stderr, "capsemctl: attach: bad session id \"%s\"\n",
+		    argv[1]);
+		return 2;
+	}
+	if (ctl_connect(&cc, argv[1]) == -1) {
+		fprintf(stderr, "capsemctl: attach: no session %s\n", argv[1]);
+		return 1;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
+	    (sfd = signalfd(-1, &set, SFD_CLOEXEC)) == -1) {
+		fprintf(stderr, "capsemctl: attach: signalfd: %s\n",
+		    strerror(errno));
+		ctl_close(&cc);
+		return 1;
+	}
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tio) == 0) {
+		raw = tio;
+		cfmakeraw(&raw);
+		raw.c_oflag |= OPOST | ONLCR;
+		have_tio = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+	}
+	if (ctl_send_fd(&cc, MSG_CTL_ATTACH_IN, STDIN_FILENO) == -1 ||
+	    ctl_send_fd(&cc, MSG_CTL_ATTACH_OUT, STDOUT_FILENO) == -1) {
+		snprintf(msg, sizeof(msg), "cannot pass the "
+		    "terminal: %s", strerror(errno));
+		goto out;
+	}
+	pfd[0].fd = cc.ibuf.fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = sfd;
+	pfd[1].events = POLLIN;
+	snprintf(msg, sizeof(msg), "session %s closed the "
+	    "connection", argv[1]);
+	for (;;) {
+		while ((r = imsg_get(&cc.ibuf, &imsg)) == 1) {
+			switch (imsg.hdr.type) {
+			case MSG_CTL_RESULT:
+			case MSG_CTL_DETACHED:
+				if (imsg.len != sizeof(res))
+					goto bad;
+				memcpy(&res, imsg.data, sizeof(res));
+				res.text[sizeof(res.text) - 1] = '\0';
+				if (imsg.hdr.type == MSG_CTL_RESULT && res.ok) {
+					fprintf(stderr, "capsem: %s\r\n",
+					    res.text);
+					break;
+				}
+				code = res.ok ? 0 : 1;
+				snprintf(msg, sizeof(msg), "%s",
+				    res.text);
+				goto out;
+			case MSG_CTL_ENDED:
+				if (imsg.len != sizeof(me))
+					goto bad;
+				memcpy(&me, imsg.data, sizeof(me));
+				me.reason[sizeof(me.reason) - 1] = '\0';
+				code = me.code < 0 || me.code > 255 ? 1 :
+				    me.code;
+				snprintf(msg, sizeof(msg), "session %s ended: "
+				    "%s", argv[1], me.reason);
+				goto out;
+			default:
+				goto bad;
+			}
+		}
+		if (r == -1)
+			goto bad;
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if ((pfd[1].revents & POLLIN) &&
+		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo != SIGWINCH) {
+				snprintf(msg, sizeof(msg),
+				    "stopped by signal %s",
+				    strsignal((int)si.ssi_signo));
+				goto out;
+			}
+			if (ctl_send(&cc, MSG_CTL_WINSIZE) == -1)
+				goto out;
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = imsgbuf_read(&cc.ibuf);
+			if (n == 0 || (n == -1 && errno != EAGAIN))
+				goto out;
+		}
+	}
+bad:
+	snprintf(msg, sizeof(msg), "session %s: malformed "
+	    "answer", argv[1]);
+	code = 1;
+out:
+	if (have_tio)
+		tcsetattr(STDIN_FILENO, TCSANOW, &tio);
+	if (code == 0)
+		fprintf(stderr, "\ncapsem: %s\n", msg);
+	else
+		fprintf(stderr, "\ncapsemctl: %s\n", msg);
+	ctl_close(&cc);
+	close(sfd);
+	return code;
 }
 
 static int

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -85,6 +86,20 @@ ctl_send(struct ctl_conn *cc, uint32_t type)
 {
 	if (imsg_compose(&cc->ibuf, type, 0, -1, NULL, 0) == -1)
 		return -1;
+	return imsgbuf_flush(&cc->ibuf);
+}
+
+int
+ctl_send_fd(struct ctl_conn *cc, uint32_t type, int fd)
+{
+	int	 copy;
+
+	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1)
+		return -1;
+	if (imsg_compose(&cc->ibuf, type, 0, copy, NULL, 0) == -1) {
+		close(copy);
+		return -1;
+	}
 	return imsgbuf_flush(&cc->ibuf);
 }
 

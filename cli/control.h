@@ -17,6 +17,8 @@ struct ctl_conn {
 int	ctl_connect(struct ctl_conn *, const char *session_id);
 int	ctl_connect_path(struct ctl_conn *, const char *path);
 int	ctl_send(struct ctl_conn *, uint32_t type);
+/* An empty message carrying a copy of fd (the caller keeps fd). */
+int	ctl_send_fd(struct ctl_conn *, uint32_t type, int fd);
 /* Wait up to timeout_ms for the next message. 1 got one, 0 EOF, -1 error/timeout. */
 int	ctl_next(struct ctl_conn *, struct imsg *, int timeout_ms);
 void	ctl_close(struct ctl_conn *);

@@ -9,6 +9,7 @@
  * grace period, all are reaped, the control socket is removed, and one
  * line names the child and how it ended.
  */
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,6 +74,15 @@ struct ctl_client {
 	uint32_t	 status_serial;	/* outstanding status request, or 0 */
 	int		 status_pending;
 	bool		 close_after_write;
+	int		 attach_in;	/* MSG_CTL_ATTACH_IN's fd, or -1 */
+};
+
+/* Who holds the guest's console (hvc0). */
+enum term_owner {
+	TERM_NONE,	/* nobody: output is dropped, the guest runs on */
+	TERM_SELF,	/* our stdin/stdout, not a terminal (pipes, tests) */
+	TERM_FRONT,	/* our stdin/stdout, a terminal; the front waits */
+	TERM_CLIENT,	/* a `capsemctl attach` client's fds */
 };
 
 struct session {
@@ -109,6 +120,12 @@ struct session {
 	int		 serial_fd;	/* console.log */
 	struct termios	 saved_tio;
 	bool		 tio_saved;
+	enum term_owner	 term_owner;
+	int		 term_in, term_out;
+	bool		 term_in_watched;
+	int		 term_client;	/* TERM_CLIENT: index in clients[] */
+	int		 front_fd;	/* to the front process, or -1 */
+	bool		 log_to_syslog;	/* children's stderr lines */
 	bool		 announced;
 	/*
 	 * The vmm's EXIT may arrive just before the SIGCHLD of the child whose
@@ -126,6 +143,12 @@ struct session {
 static void	session_stop(struct session *, int code, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	session_reload(struct session *, int client);
+static void	term_winsize(struct session *);
+static void	term_attach(struct session *, enum term_owner, int in, int out,
+		    int client);
+static void	term_detach(struct session *, bool tell);
+static void	ctl_send(struct ctl_client *, uint32_t type, const void *,
+		    size_t);
 static int	send_policy(struct session *, char *err, size_t errlen);
 static int	send_child(struct session_child *, uint32_t type,
 		    uint32_t peerid, int fd, const void *data, size_t len);
@@ -263,6 +286,7 @@ parent_on_vm_event(void *ctx, struct imsg *imsg)
 	switch (ev.kind) {
 	case VM_EVENT_READY:
 		log_debug("guest ready");
+		term_winsize(c->s);	/* again, now that hvc0 is open */
 		break;
 	case VM_EVENT_EXIT:
 		/* The session's status is the guest command's. */
@@ -594,25 +618,33 @@ on_signal(int fd, uint32_t events, void *arg)
 	}
 }
 
-/* Detached: children's stderr lines go to syslog. */
+/*
+ * Children's stderr when we are not simply in the foreground: to our
+ * stderr while a terminal is ours (a front waits), to syslog once detached.
+ */
 static void
 on_log_pipe(int fd, uint32_t events, void *arg)
 {
+	struct session *s = arg;
 	char	 buf[4096];
 	ssize_t	 n;
 
 	(void)events;
 	if ((n = read(fd, buf, sizeof(buf) - 1)) <= 0) {
 		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			event_del(((struct session *)arg)->loop, fd);
+			event_del(s->loop, fd);
 			close(fd);
 		}
 		return;
 	}
 	buf[n] = '\0';
 	for (char *line = strtok(buf, "\n"); line != NULL;
-	    line = strtok(NULL, "\n"))
-		syslog(LOG_INFO, "%s", line);
+	    line = strtok(NULL, "\n")) {
+		if (s->log_to_syslog)
+			syslog(LOG_INFO, "%s", line);
+		else
+			dprintf(STDERR_FILENO, "%s\n", line);
+	}
 }
 
 /* Control socket (capsemctl status/stop/list) */
@@ -621,9 +653,17 @@ static void
 ctl_client_closed(struct imsgev *iev, void *ctx)
 {
 	struct ctl_client *cl = ctx;
+	struct session	*s = cl->s;
 
 	imsgev_close(iev);
 	cl->used = false;
+	if (cl->attach_in != -1) {
+		close(cl->attach_in);
+		cl->attach_in = -1;
+	}
+	if (s->term_owner == TERM_CLIENT &&
+	    &s->clients[s->term_client] == cl)
+		term_detach(s, false);
 }
 
 static void
@@ -785,10 +825,74 @@ ctl_reload(void *ctx, struct imsg *imsg)
 	session_reload(cl->s, (int)(cl - cl->s->clients));
 }
 
+/* `capsemctl attach`: its terminal's input fd, then its output fd. */
+static void
+ctl_attach_in(void *ctx, struct imsg *imsg)
+{
+	struct ctl_client *cl = ctx;
+
+	if (cl->attach_in != -1)
+		close(cl->attach_in);
+	cl->attach_in = imsg->fd;
+	imsg->fd = -1;
+}
+
+static void
+ctl_attach_out(void *ctx, struct imsg *imsg)
+{
+	struct ctl_client *cl = ctx;
+	struct session	*s = cl->s;
+	struct msg_ctl_result res;
+	int		 in = cl->attach_in, out = imsg->fd;
+
+	imsg->fd = -1;
+	cl->attach_in = -1;
+	memset(&res, 0, sizeof(res));
+	if (in == -1)
+		snprintf(res.text, sizeof(res.text), "attach: no input "
+		    "terminal was passed");
+	else if (s->opts.mode != SESSION_VM)
+		snprintf(res.text, sizeof(res.text), "session %s has no VM "
+		    "console to attach to", s->id);
+	else if (s->stopping)
+		snprintf(res.text, sizeof(res.text), "session %s is ending",
+		    s->id);
+	else if (s->term_owner != TERM_NONE)
+		snprintf(res.text, sizeof(res.text), "session %s is attached "
+		    "to another terminal; detach there first (Ctrl-])", s->id);
+	else {
+		res.ok = 1;
+		snprintf(res.text, sizeof(res.text), "attached to session %s; "
+		    "Ctrl-] detaches", s->id);
+	}
+	ctl_send(cl, MSG_CTL_RESULT, &res, sizeof(res));
+	if (!res.ok || !cl->used) {
+		if (in != -1)
+			close(in);
+		close(out);
+		return;
+	}
+	term_attach(s, TERM_CLIENT, in, out, (int)(cl - s->clients));
+}
+
+static void
+ctl_winsize(void *ctx, struct imsg *imsg)
+{
+	struct ctl_client *cl = ctx;
+	struct session	*s = cl->s;
+
+	(void)imsg;
+	if (s->term_owner == TERM_CLIENT && &s->clients[s->term_client] == cl)
+		term_winsize(s);
+}
+
 static const struct imsg_handler ctl_handlers[] = {
 	{ MSG_CTL_STATUS, 0, 0, IMSG_FD_NONE, ctl_status },
 	{ MSG_CTL_STOP, 0, 0, IMSG_FD_NONE, ctl_stop },
 	{ MSG_CTL_RELOAD, 0, 0, IMSG_FD_NONE, ctl_reload },
+	{ MSG_CTL_ATTACH_IN, 0, 0, IMSG_FD_REQUIRED, ctl_attach_in },
+	{ MSG_CTL_ATTACH_OUT, 0, 0, IMSG_FD_REQUIRED, ctl_attach_out },
+	{ MSG_CTL_WINSIZE, 0, 0, IMSG_FD_NONE, ctl_winsize },
 };
 
 static void
@@ -823,6 +927,7 @@ on_ctl_accept(int fd, uint32_t events, void *arg)
 	memset(cl, 0, sizeof(*cl));
 	cl->s = s;
 	cl->used = true;
+	cl->attach_in = -1;
 	imsgev_init(&cl->iev, s->loop, cfd, 4096, "control client",
 	    ctl_handlers, sizeof(ctl_handlers) / sizeof(ctl_handlers[0]), cl);
 	cl->iev.on_close = ctl_client_closed;
@@ -1425,7 +1530,32 @@ send_vm_setup(struct session *s)
 		send_vm_fd(s, VM_FD_SERIAL, &s->serial_fd);
 }
 
-/* The guest's hvc0 <-> our terminal, raw bytes both ways. */
+/*
+ * The guest's hvc0 <-> the attached terminal, raw bytes both ways.  Ctrl-]
+ * from a terminal that can come back (the front's, an attach client's)
+ * detaches it; the guest runs on and its output is dropped until the next
+ * `capsemctl attach`.
+ */
+#define TERM_ESCAPE	0x1d	/* Ctrl-] */
+
+/* The attached terminal's size to the guest's console. */
+static void
+term_winsize(struct session *s)
+{
+	struct msg_winsize mw;
+	struct winsize	 ws;
+
+	if (s->term_out == -1 || s->vmm == NULL || !s->vmm->chan_open ||
+	    ioctl(s->term_out, TIOCGWINSZ, &ws) == -1 || ws.ws_row == 0 ||
+	    ws.ws_col == 0)
+		return;
+	memset(&mw, 0, sizeof(mw));
+	mw.rows = ws.ws_row > 4096 ? 4096 : ws.ws_row;
+	mw.cols = ws.ws_col > 4096 ? 4096 : ws.ws_col;
+	if (send_child(s->vmm, MSG_VM_WINSIZE, 0, -1, &mw, sizeof(mw)) == -1)
+		log_warn("console size");
+}
+
 static void
 on_console(int fd, uint32_t events, void *arg)
 {
@@ -1439,33 +1569,167 @@ on_console(int fd, uint32_t events, void *arg)
 			event_del(s->loop, fd);
 		return;
 	}
-	for (off = 0; off < n; off += w)
-		if ((w = write(STDOUT_FILENO, buf + off, (size_t)(n - off))) <=
-		    0)
-			break;
+	if (s->term_out == -1)
+		return;
+	for (off = 0; off < n; off += w) {
+		if ((w = write(s->term_out, buf + off, (size_t)(n - off))) > 0)
+			continue;
+		if (w == -1 && errno == EINTR) {
+			w = 0;
+			continue;
+		}
+		if (s->term_owner == TERM_CLIENT)
+			term_detach(s, false);	/* its terminal is gone */
+		break;
+	}
 }
 
 static void
-on_stdin(int fd, uint32_t events, void *arg)
+on_term_input(int fd, uint32_t events, void *arg)
 {
 	struct session *s = arg;
-	char	 buf[4096];
+	char	 buf[4096], *esc;
 	ssize_t	 n;
+	size_t	 len;
+	bool	 detach = false;
 
 	(void)events;
 	if ((n = read(fd, buf, sizeof(buf))) <= 0) {
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			event_del(s->loop, fd);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (s->term_owner == TERM_SELF) {
+			event_del(s->loop, fd);	/* end of input: run on */
+			s->term_in_watched = false;
+		} else
+			term_detach(s, false);
 		return;
 	}
-	if (write(s->vmf.console_parent, buf, (size_t)n) != n)
-		log_warn("console");
+	len = (size_t)n;
+	if (s->term_owner != TERM_SELF &&
+	    (esc = memchr(buf, TERM_ESCAPE, len)) != NULL) {
+		len = (size_t)(esc - buf);
+		detach = true;
+	}
+	if (len > 0 && write(s->vmf.console_parent, buf, len) != (ssize_t)len)
+		log_warn("console input");
+	if (detach)
+		term_detach(s, true);
+}
+
+static void
+term_attach(struct session *s, enum term_owner owner, int in, int out,
+    int client)
+{
+	struct termios raw;
+
+	s->term_owner = owner;
+	s->term_in = in;
+	s->term_out = out;
+	s->term_client = client;
+	if (owner != TERM_CLIENT && isatty(in) &&
+	    tcgetattr(in, &s->saved_tio) == 0) {
+		raw = s->saved_tio;
+		cfmakeraw(&raw);
+		raw.c_oflag |= OPOST | ONLCR;	/* keep our log lines readable */
+		if (tcsetattr(in, TCSANOW, &raw) == 0)
+			s->tio_saved = true;
+	}
+	/* A file or /dev/null: nothing to forward (epoll says EPERM). */
+	if (event_add(s->loop, in, EV_READ, on_term_input, s) == 0)
+		s->term_in_watched = true;
+	else if (errno != EPERM)
+		log_warn("console input");
+	term_winsize(s);
+}
+
+/* From now on our messages go to syslog; stdio is /dev/null. */
+static void
+go_quiet(struct session *s)
+{
+	int	 fd;
+
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	log_init(0, s->opts.verbose);
+	s->log_to_syslog = true;
+}
+
+static void
+term_detach(struct session *s, bool tell)
+{
+	struct ctl_client *cl;
+	struct msg_ctl_result res;
+
+	if (s->term_owner == TERM_NONE)
+		return;
+	if (s->term_in_watched)
+		event_del(s->loop, s->term_in);
+	s->term_in_watched = false;
+	if (s->tio_saved) {
+		tcsetattr(s->term_in, TCSANOW, &s->saved_tio);
+		s->tio_saved = false;
+	}
+	switch (s->term_owner) {
+	case TERM_FRONT:
+		if (tell && write(s->front_fd, "D", 1) != 1)
+			log_warn("front");
+		event_del(s->loop, s->front_fd);
+		close(s->front_fd);
+		s->front_fd = -1;
+		go_quiet(s);
+		log_info("session %s detached from its terminal", s->id);
+		break;
+	case TERM_CLIENT:
+		close(s->term_in);
+		close(s->term_out);
+		cl = &s->clients[s->term_client];
+		if (tell && cl->used) {
+			memset(&res, 0, sizeof(res));
+			res.ok = 1;
+			snprintf(res.text, sizeof(res.text), "detached from "
+			    "session %s", s->id);
+			ctl_send(cl, MSG_CTL_DETACHED, &res, sizeof(res));
+		}
+		break;
+	default:
+		break;
+	}
+	s->term_owner = TERM_NONE;
+	s->term_in = s->term_out = -1;
+}
+
+/* The front process: 'W' its terminal was resized; EOF it is gone. */
+static void
+on_front(int fd, uint32_t events, void *arg)
+{
+	struct session *s = arg;
+	char	 buf[64];
+	ssize_t	 n;
+
+	(void)events;
+	if ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (memchr(buf, 'W', (size_t)n) != NULL)
+			term_winsize(s);
+		return;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (s->term_owner == TERM_FRONT)
+		term_detach(s, false);
+	else if (s->front_fd != -1) {
+		event_del(s->loop, s->front_fd);
+		close(s->front_fd);
+		s->front_fd = -1;
+	}
 }
 
 static void
 console_attach(struct session *s)
 {
-	struct termios raw;
 	int	 flags;
 
 	if ((flags = fcntl(s->vmf.console_parent, F_GETFL)) == -1 ||
@@ -1475,28 +1739,138 @@ console_attach(struct session *s)
 	    == -1)
 		fatal("event_add console");
 	if (s->opts.detach)
-		return;
-	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &s->saved_tio) ==
-	    0) {
-		raw = s->saved_tio;
-		cfmakeraw(&raw);
-		raw.c_oflag |= OPOST | ONLCR;	/* keep our log lines readable */
-		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
-			s->tio_saved = true;
-	}
-	/* A file or /dev/null on stdin: nothing to forward (epoll says EPERM). */
-	if (event_add(s->loop, STDIN_FILENO, EV_READ, on_stdin, s) == -1 &&
-	    errno != EPERM)
-		log_warn("console input");
+		return;		/* until `capsemctl attach` */
+	term_attach(s, s->front_fd != -1 ? TERM_FRONT : TERM_SELF,
+	    STDIN_FILENO, STDOUT_FILENO, -1);
 }
 
+/*
+ * The end, told to whoever is attached: an attach client gets the exit
+ * code and the reason; our own terminal gets its settings back.
+ */
 static void
 console_detach(struct session *s)
 {
-	if (s->tio_saved) {
-		tcsetattr(STDIN_FILENO, TCSANOW, &s->saved_tio);
-		s->tio_saved = false;
+	struct msg_ctl_ended me;
+	struct ctl_client *cl;
+
+	if (s->term_owner == TERM_CLIENT) {
+		cl = &s->clients[s->term_client];
+		if (cl->used) {
+			memset(&me, 0, sizeof(me));
+			me.code = s->exit_code;
+			snprintf(me.reason, sizeof(me.reason), "%s", s->reason);
+			ctl_send(cl, MSG_CTL_ENDED, &me, sizeof(me));
+			if (cl->used)
+				imsgbuf_flush(&cl->iev.ibuf);
+		}
 	}
+	term_detach(s, false);
+	if (s->front_fd != -1) {
+		close(s->front_fd);
+		s->front_fd = -1;
+	}
+}
+
+/*
+ * A terminal on stdin and no -d: the session goes on in a child of ours,
+ * in its own session, and we stay in the foreground as the "front": we
+ * pass on SIGINT/SIGTERM and window size changes, and end with the
+ * session's exit status, or with 0 as soon as the user detaches (Ctrl-]).
+ * Returns in the child only.
+ */
+static void
+front_fork(struct session *s)
+{
+	struct termios	 tio;
+	sigset_t	 set;
+	struct signalfd_siginfo si;
+	struct pollfd	 pfd[2];
+	bool		 have_tio;
+	pid_t		 pid;
+	int		 sp[2], lp[2], sfd, status, r;
+	char		 c;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1 ||
+	    pipe2(lp, O_CLOEXEC) == -1)
+		fatal("socketpair");
+	have_tio = tcgetattr(STDIN_FILENO, &tio) == 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	switch ((pid = fork())) {
+	case -1:
+		fatal("fork");
+	case 0:
+		close(sp[0]);
+		if (setsid() == -1)
+			fatal("setsid");
+		s->front_fd = sp[1];
+		if (event_add(s->loop, s->front_fd, EV_READ, on_front, s) == -1)
+			fatal("event_add");
+		/* children's stderr comes through us: syslog once detached */
+		s->log_pipe = lp[1];
+		if (event_add(s->loop, lp[0], EV_READ, on_log_pipe, s) == -1)
+			fatal("event_add");
+		return;
+	default:
+		break;
+	}
+	close(sp[1]);
+	close(lp[0]);
+	close(lp[1]);
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	pfd[0].fd = sp[0];
+	pfd[0].events = POLLIN;
+	pfd[1].fd = sfd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		if (pfd[1].revents & POLLIN &&
+		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo == SIGWINCH &&
+			    write(sp[0], "W", 1) != 1)
+				break;	/* the session is gone */
+			else if (si.ssi_signo == SIGINT ||
+			    si.ssi_signo == SIGTERM)
+				kill(pid, (int)si.ssi_signo);
+			else if (si.ssi_signo == SIGHUP)
+				_exit(1);	/* the terminal is gone */
+			/* SIGCHLD: the read below sees EOF */
+		}
+		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		if ((r = (int)read(sp[0], &c, 1)) == 1 && c == 'D') {
+			if (have_tio)
+				tcsetattr(STDIN_FILENO, TCSANOW, &tio);
+			fprintf(stderr, "\ncapsem: detached from session %s: "
+			    "`capsemctl attach %s` returns to it, `capsemctl "
+			    "stop %s` ends it\n", s->id, s->id, s->id);
+			_exit(0);
+		}
+		if (r == -1 && errno == EINTR)
+			continue;
+		break;		/* EOF: the session is ending */
+	}
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (have_tio)
+		tcsetattr(STDIN_FILENO, TCSANOW, &tio);
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	fprintf(stderr, "capsem: session %s: its parent process died of "
+	    "signal %d\n", s->id, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	_exit(1);
 }
 
 static int
@@ -1578,6 +1952,7 @@ detach(struct session *s)
 			close(fd);
 	}
 	log_init(0, s->opts.verbose);
+	s->log_to_syslog = true;
 	s->log_pipe = p[1];
 	if (event_add(s->loop, p[0], EV_READ, on_log_pipe, s) == -1)
 		fatal("event_add");
@@ -1601,6 +1976,7 @@ session_run(const struct session_opts *opts)
 	s->vmf.kvm = s->vmf.kernel = s->vmf.disk = -1;
 	s->vmf.console_vmm = s->vmf.console_parent = -1;
 	s->reload_client = -1;
+	s->term_in = s->term_out = s->front_fd = -1;
 	s->started = time(NULL);
 	log_procinit("capsem");
 	/* First use: make the per-install CA, as `ca init` would. */
@@ -1630,7 +2006,8 @@ session_run(const struct session_opts *opts)
 		fflush(stdout);
 		s->opts.on_ready = NULL;
 		detach(s);
-	}
+	} else if (opts->mode == SESSION_VM && isatty(STDIN_FILENO))
+		front_fork(s);
 	/* After the fork: a signalfd wakes epoll only in its own process. */
 	setup_signals(s);
 

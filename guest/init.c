@@ -536,6 +536,8 @@ init_pid1(void)
 	}
 	if (sethostname(in->sc.hostname, strlen(in->sc.hostname)) == -1)
 		log_warn("sethostname");
+	if (init_write_hosts(in->sc.hostname) == -1)
+		log_warn("write /etc/hosts");
 	if (in->sc.net) {
 		if (init_net_links(INIT_NET_IFNAME, true) == -1)
 			init_fail(in, "network interface setup failed");

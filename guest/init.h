@@ -45,6 +45,7 @@ int	init_mounts(void);
 int	init_switch_root(const struct session_conf *);
 int	init_install_ca(void);
 int	init_write_resolv_conf(void);
+int	init_write_hosts(const char *hostname);
 int	init_read_file(const char *path, char *buf, size_t buflen, size_t *len);
 int	init_write_file(const char *path, const char *data, size_t len,
 	    unsigned int mode, bool append);

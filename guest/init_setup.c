@@ -397,3 +397,27 @@ init_write_resolv_conf(void)
 	return init_write_file("/etc/resolv.conf", resolv, sizeof(resolv) - 1,
 	    0644, false);
 }
+
+/*
+ * /etc/hosts: localhost and the session's host name, so that programs that
+ * look their own name up (curl, git, node) find it without DNS.
+ */
+int
+init_write_hosts(const char *hostname)
+{
+	char	 hosts[256];
+	int	 n;
+
+	n = snprintf(hosts, sizeof(hosts),
+	    "# written by capsem-init\n"
+	    "127.0.0.1\tlocalhost\n"
+	    "127.0.1.1\t%s\n"
+	    "::1\tlocalhost ip6-localhost ip6-loopback\n", hostname);
+	if (n < 0 || (size_t)n >= sizeof(hosts))
+		return -1;
+	if (init_mkdirs("/etc", 0755) == -1)
+		return -1;
+	if (unlink("/etc/hosts") == -1 && errno != ENOENT)
+		return -1;
+	return init_write_file("/etc/hosts", hosts, (size_t)n, 0644, false);
+}

@@ -131,6 +131,33 @@ def make_l2_initrd(build, out):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def add_test_image(build, vm):
+    """The test image (guest/image/build-test-image.sh, cached) as an image
+    directory for `start --image`: its files, and its manifest with one
+    agent added whose command is busybox's env, so that `start --image DIR
+    claude ARG` shows the environment the agent gets."""
+    script = os.path.join(SRC, 'guest', 'image', 'build-test-image.sh')
+    bins = [os.path.join(build, 'guest', b)
+            for b in ('capsem-init', 'capsem-relay', 'capsem-dns')]
+    r = subprocess.run([script] + bins, stdout=subprocess.PIPE, text=True)
+    if r.returncode != 0 or not r.stdout.strip():
+        raise RuntimeError('build-test-image.sh failed (%d)' % r.returncode)
+    src = r.stdout.strip().split('\n')[-1]
+    dst = os.path.join(vm, 'image')
+    os.makedirs(dst)
+    for f in ('rootfs.erofs', 'initrd.img', 'vmlinux', 'bzImage'):
+        shutil.copy(os.path.join(src, f), dst)
+    with open(os.path.join(src, 'manifest.json')) as f:
+        manifest = json.load(f)
+    manifest['agents'] = {'claude': {'command': '/usr/bin/env',
+                                     'package': 'e2e', 'version': '0'}}
+    with open(os.path.join(dst, 'manifest.json'), 'w') as f:
+        json.dump(manifest, f, indent=2)
+    with open(os.path.join(vm, 'agent.env'), 'w') as f:
+        f.write('# what the company gives every agent (e2e)\n'
+                'E2E_CORP=corp-value\nE2E_GIVEN=from-agent-env\n')
+
+
 def build_l1_root(build, root, kdir, gdir):
     vm = os.path.join(root, 'vm')
     os.makedirs(os.path.join(vm, 'modules'))
@@ -145,7 +172,9 @@ def build_l1_root(build, root, kdir, gdir):
             (os.path.join(build, 'tests', 'e2e', 'e2e-upstream'),
              '/vm/bin/e2e-upstream'),
             (os.path.join(build, 'tests', 'e2e', 'e2e-catcher'),
-             '/vm/bin/e2e-catcher')]
+             '/vm/bin/e2e-catcher'),
+            (os.path.join(build, 'tests', 'e2e', 'e2e-pty'),
+             '/vm/bin/e2e-pty')]
     for c in CHILDREN:
         sub = {'capsem-certd': 'certd', 'capsem-policyd': 'policyd',
                'capsem-netproxy': 'netproxy', 'capsem-vmm': 'vmm'}[c]
@@ -154,6 +183,7 @@ def build_l1_root(build, root, kdir, gdir):
         nested.copy_libs(copy_bin(src, root, dest), root)
     shutil.copy(os.path.join(gdir, 'vmlinux'), os.path.join(vm, 'guest-vmlinux'))
     make_l2_initrd(build, os.path.join(vm, 'l2-initrd.cpio'))
+    add_test_image(build, vm)
     make_pki(os.path.join(vm, 'pki'))
     with open(os.path.join(vm, 'user.toml'), 'w') as f:
         f.write(USER_TOML)
@@ -290,6 +320,77 @@ def check(text):
            'basic-leftovers' in f and f['basic-leftovers'].strip() == '',
            f.get('basic-leftovers', 'no ps')[:300])
 
+    # 1b. an image directory: agent from its manifest, erofs root, env
+    out = f.get('image-agent-out', '')
+    err = f.get('image-agent-err', '')
+    expect('image: `start --image DIR claude` runs the manifest\'s agent '
+           'command and exits 0', rc_of(text, 'image-agent') == 0 and
+           'PATH=' in out, 'status %s; %s' % (rc_of(text, 'image-agent'),
+                                            (out + err).strip()[-300:]))
+    expect('image: the agent sees the placeholder key, not the real one',
+           'ANTHROPIC_API_KEY=sk-ant-capsem-placeholder-not-a-real-key-0000' in out
+           and 'e2e-real-secret' not in out + err, out[-400:])
+    expect('image: agent.env reaches the agent', 'E2E_CORP=corp-value' in out,
+           out[-300:])
+    expect('image: --env wins over agent.env', 'E2E_GIVEN=from-option' in out
+           and 'from-agent-env' not in out, out[-300:])
+    expect('image: arguments after the agent name reach it',
+           'E2E_ARG=agent-arg' in out, out[-300:])
+    expect('image: the agent runs as the image\'s user (agent)',
+           re.search(r'^(USER|LOGNAME)=agent$', out, re.M), out[-300:])
+    out = f.get('image-command-out', '')
+    expect('image: `start --image DIR -- command` exits with its status 3',
+           rc_of(text, 'image-command') == 3, 'status %s; %s' % (
+               rc_of(text, 'image-command'),
+               (out + f.get('image-command-err', '')).strip()[-300:]))
+    expect('image: the command runs as agent (uid 1000)',
+           'ID agent 1000' in out, out[-300:])
+    expect('image: the root is an overlay on the image, a read-only disk',
+           re.search(r'^MOUNT overlay / overlay', out, re.M) and
+           re.search(r'^VDA-RO 1$', out, re.M), out[-400:])
+    expect('image: /etc/hosts names the guest\'s host name',
+           'HOSTS-HAS-NAME' in out, out[-300:])
+    expect('image: an allowed HTTPS request works from the image',
+           'HTTP=200' in out, out[-300:])
+    iaudit = audit_lines(f.get('image-command-audit', ''))
+    expect('image: that request is audited with an allow verdict',
+           any(a.get('verdict') == 'allow' and a.get('event') == 'request' and
+               a.get('path') == '/from-image' for a in iaudit),
+           f.get('image-command-audit', 'no audit file')[-300:])
+    miss = f.get('image-missing', '')
+    expect('image: a directory that is no image fails with a one-line reason',
+           rc_of(text, 'image-missing') == 1 and 'manifest.json' in miss and
+           miss.strip().count('\n') == 0, 'status %s: %s' % (
+               rc_of(text, 'image-missing'), miss.strip()[-300:]))
+
+    # 1c. a terminal: size, detach, attach
+    front = f.get('attach-front', '')
+    expect('attach: the guest console has the terminal\'s size (33 101)',
+           re.search(r'^33 101$', front, re.M), front[-400:])
+    expect('attach: a resize reaches the guest (44 120)',
+           re.search(r'^44 120$', front, re.M), front[-400:])
+    expect('attach: Ctrl-] detaches and the front exits 0',
+           'detached from session' in front and
+           re.search(r'E2E-PTY-EXIT 0$', front, re.M), front[-400:])
+    sid = re.search(r'^E2E-SESSION attach (\S+)$', text, re.M)
+    expect('attach: the detached session runs on (capsemctl list)',
+           sid and sid.group(1) in f.get('attach-list', ''),
+           f.get('attach-list', '')[:200])
+    client = f.get('attach-client', '')
+    expect('attach: `capsemctl attach` reaches the same shell',
+           'attached to session' in client and 'BACK-5' in client, client[-400:])
+    expect('attach: the attached terminal\'s size reaches the guest (25 90)',
+           re.search(r'^25 90$', client, re.M), client[-400:])
+    expect('attach: `capsemctl attach` exits with the guest command\'s status 9',
+           re.search(r'E2E-PTY-EXIT 9$', client, re.M) and
+           'ended' in client, client[-400:])
+    expect('attach: the session is gone after its command ended',
+           sid and sid.group(1) not in f.get('attach-list-after', 'x'),
+           f.get('attach-list-after', '')[:200])
+    expect('attach: attaching to an ended session fails (status 1)',
+           rc_of(text, 'attach-gone') == 1 and 'no session' in
+           f.get('attach-gone', ''), f.get('attach-gone', '')[:200])
+
     # 2. network session
     g = guest_sections(f.get('net-out', ''))
     expect('net: the guest script ran to its end',
@@ -410,7 +511,8 @@ def check(text):
     audit = audit_lines(f.get('net-audit', ''))
     allowed = set((a.get('method'), a.get('path')) for a in audit
                   if a.get('verdict') == 'allow' and a.get('event') == 'request')
-    net_seen = [u for u in ups if not u[1].startswith('/loop-')]
+    net_seen = [u for u in ups if not u[1].startswith('/loop-') and
+                u[1] != '/from-image']
     expect('audit: every request that reached the upstream has an allow verdict',
            'net-audit' in f and net_seen and all(u in allowed for u in net_seen),
            str([u for u in net_seen if u not in allowed])[:300])

@@ -132,6 +132,69 @@ dump basic-leftovers $T/s1.ps
 [ -n "$ID" ] && dump basic-console-log "$CAPSEM_HOME/sessions/$ID/console.log"
 echo "E2E-CASE basic end $(($(date +%s) - t0))s"
 
+# -- 1b. an image: `start --image DIR claude|-- command` on its erofs root --
+IMG="$D/image"
+IMGOPTS="--image $IMG --mem ${E2E_MEM:-256} --cpus 1"
+t0=$(date +%s)
+echo "E2E-CASE image start"
+# the image's "claude" is busybox env: it prints what the agent gets
+ANTHROPIC_API_KEY=sk-ant-e2e-real-secret-4242 \
+CAPSEM_AGENT_ENV="$D/agent.env" timeout 150 capsemctl start $IMGOPTS \
+    -e E2E_GIVEN=from-option claude E2E_ARG=agent-arg \
+    </dev/null >$T/i1.out 2>$T/i1.err
+echo "E2E-RC image-agent $?"
+dump image-agent-out $T/i1.out
+dump image-agent-err $T/i1.err
+# (session.conf carries each argument on one line: no line breaks in them)
+timeout 150 capsemctl start $IMGOPTS -- /bin/sh -c 'echo "ID $(id -un) $(id -u)"; echo "HOST $(hostname)"; grep -E " / |/dev/vda" /proc/mounts | sed "s/^/MOUNT /"; echo "VDA-RO $(cat /sys/block/vda/ro)"; grep -q "$(hostname)" /etc/hosts && echo HOSTS-HAS-NAME; echo "HTTP=$(curl -s -o /dev/null -w %{http_code} https://api.example.test/from-image)"; exit 3' \
+    </dev/null >$T/i2.out 2>$T/i2.err
+echo "E2E-RC image-command $?"
+dump image-command-out $T/i2.out
+dump image-command-err $T/i2.err
+ID=$(head -n 1 $T/i2.out)	# the session id, printed once it is ready
+[ -n "$ID" ] && dump image-command-audit "$CAPSEM_HOME/sessions/$ID/audit.jsonl"
+timeout 60 capsemctl start --image "$D/no-such-image" -- /bin/true \
+    >$T/i3.out 2>&1
+echo "E2E-RC image-missing $?"
+dump image-missing $T/i3.out
+echo "E2E-CASE image end $(($(date +%s) - t0))s"
+
+# -- 1c. a terminal: window size, Ctrl-] detach, attach, exit status ------
+t0=$(date +%s)
+echo "E2E-CASE attach start"
+# pseudo-terminals for e2e-pty
+if [ ! -e /dev/pts/ptmx ]; then
+	mkdir -p /dev/pts
+	mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
+fi
+[ -e /dev/ptmx ] || ln -s pts/ptmx /dev/ptmx
+printf '%s\n' 'size 33 101' 'expect $ ' \
+    'send stty size; echo "MARK-$((20+22))"\r' 'expect MARK-42' \
+    'size 44 120' 'sleep 1000' \
+    'send stty size; echo "MARK-$((40+3))"\r' 'expect MARK-43' \
+    'send \x1d' 'expect detached from session' >$T/pty1
+timeout 150 e2e-pty -t 100 $T/pty1 -- capsemctl start $IMGOPTS -- /bin/sh \
+    >$T/a1.out 2>&1
+echo "E2E-RC attach-front $?"
+dump attach-front $T/a1.out
+ID=$(session_id)
+echo "E2E-SESSION attach $ID"
+capsemctl list >$T/a.list 2>&1
+dump attach-list $T/a.list
+printf '%s\n' 'size 25 90' 'expect attached to session' 'sleep 1000' \
+    'send echo "BACK-$((2+3))"; stty size\r' 'expect BACK-5' \
+    'send exit 9\r' 'expect ended' >$T/pty2
+timeout 100 e2e-pty -t 60 $T/pty2 -- capsemctl attach "$ID" >$T/a2.out 2>&1
+echo "E2E-RC attach-client $?"
+dump attach-client $T/a2.out
+sleep 0.5
+capsemctl list >$T/a.list2 2>&1
+dump attach-list-after $T/a.list2
+capsemctl attach "$ID" </dev/null >$T/a3.out 2>&1
+echo "E2E-RC attach-gone $?"
+dump attach-gone $T/a3.out
+echo "E2E-CASE attach end $(($(date +%s) - t0))s"
+
 # -- 2+3. network and escape session ---------------------------------------
 t0=$(date +%s)
 echo "E2E-CASE net start"
