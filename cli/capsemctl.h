@@ -9,6 +9,7 @@ int	usage_of(const char *name);
 int	cmd_ca(int, char *[]);
 int	cmd_policy(int, char *[]);
 int	cmd_image(int, char *[]);
+int	cmd_logs(int, char *[]);
 
 #define CAPSEMCTL_EXTRA_COMMANDS					\
 	{ "ca", cmd_ca, "ca init [--force] | show | export | mint host",	\
@@ -17,5 +18,7 @@ int	cmd_image(int, char *[]);
 	    "policy check [-X METHOD] URL | show | lint FILE",		\
 	    "explain and check the policy" },				\
 	{ "image", cmd_image, "image build [-f] [-v] [name] | list [--json]",	\
-	    "build and list guest images" },
+	    "build and list guest images" },				\
+	{ "logs", cmd_logs, "logs [--json] [-f] id",			\
+	    "a session's console log and audit lines" },
 #endif
