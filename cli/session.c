@@ -194,6 +194,29 @@ session_runtime_dir(char *buf, size_t len, bool create)
 	return 0;
 }
 
+/* Does a live session answer on the control socket of id? */
+static bool
+session_name_live(const char *id)
+{
+	struct sockaddr_un sun;
+	char	 dir[PATH_MAX];
+	int	 fd, n;
+	bool	 live;
+
+	if (session_runtime_dir(dir, sizeof(dir), false) == -1)
+		return false;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", dir, id);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
+		return false;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return false;
+	live = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return live;
+}
+
 static struct session_child *
 child_by_pid(struct session *s, pid_t pid)
 {
@@ -937,6 +960,7 @@ static void
 ctl_listen(struct session *s)
 {
 	struct sockaddr_un sun;
+	struct stat sb;
 	char	 dir[PATH_MAX];
 	mode_t	 old;
 	int	 n;
@@ -953,6 +977,11 @@ ctl_listen(struct session *s)
 	if ((s->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		fatal("socket");
+	/* A named session's socket left by one that died (it is not live:
+	 * session_run checked). */
+	if (s->opts.name != NULL && lstat(s->ctl_path, &sb) == 0 &&
+	    S_ISSOCK(sb.st_mode))
+		(void)unlink(s->ctl_path);
 	old = umask(0177);
 	if (bind(s->ctl_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		fatal("bind %s", s->ctl_path);
@@ -1982,7 +2011,15 @@ session_run(const struct session_opts *opts)
 	/* First use: make the per-install CA, as `ca init` would. */
 	if (ca_ensure() == -1)
 		return 1;
-	make_session_id(s);
+	if (opts->name != NULL) {
+		if (session_name_live(opts->name)) {
+			fprintf(stderr, "capsemctl: a session named %s is "
+			    "running already\n", opts->name);
+			return 1;
+		}
+		strlcpy(s->id, opts->name, sizeof(s->id));
+	} else
+		make_session_id(s);
 	if (opts->mode == SESSION_VM) {
 		char	 pem[PATH_MAX], key[PATH_MAX], err[512];
 		int	 corp;

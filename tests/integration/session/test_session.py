@@ -48,7 +48,7 @@ def wait_gone(pids, timeout=10.0):
 class Session:
     """capsemctl start --host-only in its own CAPSEM_HOME and runtime dir."""
 
-    def __init__(self, tmp, extra_env=None):
+    def __init__(self, tmp, extra_env=None, args=()):
         self.tmp = tmp
         libexec = os.path.join(tmp, "libexec")
         os.makedirs(libexec, exist_ok=True)
@@ -65,7 +65,7 @@ class Session:
         os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o700, exist_ok=True)
         if extra_env:
             self.env.update(extra_env)
-        self.p = subprocess.Popen([CAPSEMCTL, "start", "--host-only"],
+        self.p = subprocess.Popen([CAPSEMCTL, "start", "--host-only", *args],
                                   env=self.env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         self.id = self.p.stdout.readline().strip()
@@ -319,6 +319,53 @@ class SessionTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("/dev/kvm", r.stderr)
         self.assertIn("nested KVM", r.stderr)
+
+    def test_named_session(self):
+        s = Session(self.tmpdir.name, args=("-n", "my-task.1"))
+        self.sessions.append(s)
+        self.assertEqual(s.id, "my-task.1")
+        self.assertIn("my-task.1", s.ctl("list").stdout.split())
+        # the name is taken while it runs
+        r = s.ctl("start", "--host-only", "-n", "my-task.1", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("named my-task.1 is running already", r.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(
+            s.env["CAPSEM_HOME"], "sessions", "my-task.1")))
+        s.ctl("stop", "my-task.1")
+        code, err = s.finish()
+        self.assertEqual(code, 0, err)
+        # and free again afterwards
+        s2 = Session(self.tmpdir.name, args=("-n", "my-task.1"))
+        self.sessions.append(s2)
+        self.assertEqual(s2.id, "my-task.1")
+        s2.ctl("stop", "my-task.1")
+        self.assertEqual(s2.finish()[0], 0)
+        r = s.ctl("start", "--host-only", "-n", "../x", check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("bad session name", r.stderr)
+
+    def test_start_agent_usage(self):
+        env = dict(os.environ, CAPSEM_HOME=os.path.join(self.tmpdir.name, "home"))
+        r = subprocess.run([CAPSEMCTL, "start", "frobnicator"], env=env,
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('unknown agent "frobnicator"', r.stderr)
+        r = subprocess.run([CAPSEMCTL, "start", "-e", "1BAD=x", "shell"],
+                           env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not NAME=VALUE", r.stderr)
+        r = subprocess.run([CAPSEMCTL, "start", "--disk", "/x", "claude"],
+                           env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("go with --kernel", r.stderr)
+        if not os.path.exists("/dev/kvm"):
+            # said at once, before any image is built
+            r = subprocess.run([CAPSEMCTL, "start", "claude"], env=env,
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("/dev/kvm", r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(
+                env["CAPSEM_HOME"], "images")))
 
     def test_start_usage_errors(self):
         r = subprocess.run([CAPSEMCTL, "start", "--bogus"], capture_output=True,
