@@ -38,6 +38,13 @@
 
 #define FAIL(...)	do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
+#define CPUID_1_ECX_XSAVE	(1u << 26)
+/* XCR0 bits: x87, SSE, AVX; AVX-512 (opmask, ZMM_Hi256, Hi16_ZMM); PKRU */
+#define XCR0_X87_SSE		0x3ull
+#define XCR0_AVX		0x4ull
+#define XCR0_AVX512		0xe0ull
+#define XCR0_PKRU		0x200ull
+
 static void
 serial_irq(void *arg, unsigned irq, int level)
 {
@@ -55,6 +62,49 @@ static void
 guest_poweroff(void *arg)
 {
 	vm_end(arg, VM_END_RESET, "guest powered off");
+}
+
+/*
+ * XCR0 of a new vCPU: the user state components offered in CPUID 0xd.0
+ * that a Linux guest enables itself (x87, SSE, AVX, AVX-512, PKRU), not
+ * just x87.  Where KVM sees the guest's XSETBV this changes nothing: the
+ * guest sets its own XCR0 before using it.  Under a hypervisor that lets
+ * the guest's XSETBV through without telling KVM (qemu's TCG nested SVM
+ * has no XSETBV intercept), KVM would keep XCR0 = x87, report the XSAVE
+ * area size for that in CPUID 0xd.0 EBX, and the guest kernel, seeing a
+ * size that does not match its XCR0, disables XSAVE and with it AVX.
+ */
+static int
+setup_xcr0(struct vm *vm, struct vcpu *v, const struct kvm_cpuid2 *cpuid,
+    char *err, size_t errlen)
+{
+	struct kvm_xcrs	 xcrs;
+	uint64_t	 offered = 0, xcr0;
+	bool		 xsave = false;
+	uint32_t	 i;
+
+	for (i = 0; i < cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		if (e->function == 1)
+			xsave = (e->ecx & CPUID_1_ECX_XSAVE) != 0;
+		else if (e->function == 0xd && e->index == 0)
+			offered = e->eax | ((uint64_t)e->edx << 32);
+	}
+	if (!xsave || (offered & XCR0_X87_SSE) != XCR0_X87_SSE ||
+	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) <= 0)
+		return 0;
+	xcr0 = offered & (XCR0_X87_SSE | XCR0_AVX | XCR0_AVX512 | XCR0_PKRU);
+	if ((xcr0 & XCR0_AVX) == 0 || (xcr0 & XCR0_AVX512) != XCR0_AVX512)
+		xcr0 &= ~XCR0_AVX512;	/* all three or none, and only with AVX */
+	memset(&xcrs, 0, sizeof(xcrs));
+	xcrs.nr_xcrs = 1;
+	xcrs.xcrs[0].xcr = 0;
+	xcrs.xcrs[0].value = xcr0;
+	if (ioctl(v->fd, KVM_SET_XCRS, &xcrs) == -1)
+		FAIL("KVM_SET_XCRS 0x%llx: %s", (unsigned long long)xcr0,
+		    strerror(errno));
+	return 0;
 }
 
 static int
@@ -97,6 +147,10 @@ setup_cpuid(struct vm *vm, struct vcpu *v, char *err, size_t errlen)
 	if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) == -1) {
 		free(cpuid);
 		FAIL("KVM_SET_CPUID2: %s", strerror(errno));
+	}
+	if (setup_xcr0(vm, v, cpuid, err, errlen) == -1) {
+		free(cpuid);
+		return -1;
 	}
 	free(cpuid);
 	return 0;
