@@ -48,6 +48,10 @@ deny = ["DELETE *", "POST /admin/**"]
 allow = ["* *"]
 default = "deny"
 
+[credentials."api.example.test"]
+header = "x-api-key"
+env = "E2E_API_KEY"
+
 [upstream]
 resolve = ["api.example.test:443:127.0.0.2:8443"]
 ca_file = "@PKI@/testca.pem"
@@ -352,6 +356,15 @@ def check(text):
            'HOSTS-HAS-NAME' in out, out[-300:])
     expect('image: an allowed HTTPS request works from the image',
            'HTTP=200' in out, out[-300:])
+    expect('credentials: the guest holds a placeholder in the key\'s variable',
+           'KEYVAR=capsem-placeholder-not-a-real-key-0000' in out, out[-300:])
+    keys = re.findall(r'^UPSTREAM-KEY /with-key (.*)$', f.get('upstream', ''),
+                      re.M)
+    expect('credentials: the upstream got the real key, not the placeholder',
+           keys == ['e2e-real-key-77'], keys or 'no x-api-key reached it')
+    expect('credentials: the real key never reached the guest',
+           'e2e-real-key-77' not in out + f.get('image-command-err', '')
+           .replace('E2E_API_KEY', ''), out[-300:])
     iaudit = audit_lines(f.get('image-command-audit', ''))
     expect('image: that request is audited with an allow verdict',
            any(a.get('verdict') == 'allow' and a.get('event') == 'request' and
@@ -362,6 +375,21 @@ def check(text):
            rc_of(text, 'image-missing') == 1 and 'manifest.json' in miss and
            miss.strip().count('\n') == 0, 'status %s: %s' % (
                rc_of(text, 'image-missing'), miss.strip()[-300:]))
+
+    # 1b'. start -d: in the background, ends by itself, logs kept
+    did = re.search(r'^E2E-SESSION detach (\S+)$', text, re.M)
+    expect('detach: `start -d` prints the id and returns 0',
+           rc_of(text, 'detach-start') == 0 and did and did.group(1),
+           f.get('detach-err', '')[-300:])
+    expect('detach: the session runs in the background (capsemctl list)',
+           did and did.group(1) in f.get('detach-list', '').split(),
+           f.get('detach-list', '')[:200])
+    expect('detach: it ends by itself when its command ends',
+           rc_of(text, 'detach-gone') == 0, 'still listed after 90 s')
+    dlogs = f.get('detach-logs', '')
+    expect('logs: `capsemctl logs ID` shows the ended session\'s console log',
+           rc_of(text, 'detach-logs') == 0 and
+           'session ended with status 5' in dlogs, dlogs[-300:])
 
     # 1c. a terminal: size, detach, attach
     front = f.get('attach-front', '')
@@ -512,7 +540,7 @@ def check(text):
     allowed = set((a.get('method'), a.get('path')) for a in audit
                   if a.get('verdict') == 'allow' and a.get('event') == 'request')
     net_seen = [u for u in ups if not u[1].startswith('/loop-') and
-                u[1] != '/from-image']
+                u[1] not in ('/from-image', '/with-key')]
     expect('audit: every request that reached the upstream has an allow verdict',
            'net-audit' in f and net_seen and all(u in allowed for u in net_seen),
            str([u for u in net_seen if u not in allowed])[:300])

@@ -106,6 +106,26 @@ write_all(mbedtls_ssl_context *ssl, const char *buf, size_t len)
 	return 0;
 }
 
+/* The x-api-key header as it arrived (the credential the proxy adds). */
+static void
+print_api_key(const char *head, const char *path)
+{
+	const char *p = head;
+	size_t	 n;
+
+	while ((p = strstr(p, "\r\n")) != NULL) {
+		p += 2;
+		if (strncasecmp(p, "x-api-key:", 10) != 0)
+			continue;
+		p += 10;
+		while (*p == ' ')
+			p++;
+		n = strcspn(p, "\r\n");
+		printf("UPSTREAM-KEY %s %.*s\n", path, (int)(n > 200 ? 200 : n),
+		    p);
+	}
+}
+
 static void
 serve_one(struct upstream *u, mbedtls_net_context *client)
 {
@@ -134,6 +154,7 @@ serve_one(struct upstream *u, mbedtls_net_context *client)
 	if (sscanf(head, "%31s %2047s", method, path) != 2)
 		goto out;
 	printf("UPSTREAM %s %s %s\n", u->name, method, path);
+	print_api_key(head, path);
 	/* Drain the body so the proxy never sees a reset mid-request. */
 	if ((want = content_length(head)) < 0)
 		goto out;

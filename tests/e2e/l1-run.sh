@@ -146,7 +146,7 @@ echo "E2E-RC image-agent $?"
 dump image-agent-out $T/i1.out
 dump image-agent-err $T/i1.err
 # (session.conf carries each argument on one line: no line breaks in them)
-timeout 150 capsemctl start $IMGOPTS -- /bin/sh -c 'echo "ID $(id -un) $(id -u)"; echo "HOST $(hostname)"; grep -E " / |/dev/vda" /proc/mounts | sed "s/^/MOUNT /"; echo "VDA-RO $(cat /sys/block/vda/ro)"; grep -q "$(hostname)" /etc/hosts && echo HOSTS-HAS-NAME; echo "HTTP=$(curl -s -o /dev/null -w %{http_code} https://api.example.test/from-image)"; exit 3' \
+E2E_API_KEY=e2e-real-key-77 timeout 150 capsemctl start $IMGOPTS -- /bin/sh -c 'echo "ID $(id -un) $(id -u)"; echo "KEYVAR=$E2E_API_KEY"; curl -s -o /dev/null -H "x-api-key: $E2E_API_KEY" https://api.example.test/with-key; echo "HOST $(hostname)"; grep -E " / |/dev/vda" /proc/mounts | sed "s/^/MOUNT /"; echo "VDA-RO $(cat /sys/block/vda/ro)"; grep -q "$(hostname)" /etc/hosts && echo HOSTS-HAS-NAME; echo "HTTP=$(curl -s -o /dev/null -w %{http_code} https://api.example.test/from-image)"; exit 3' \
     </dev/null >$T/i2.out 2>$T/i2.err
 echo "E2E-RC image-command $?"
 dump image-command-out $T/i2.out
@@ -157,6 +157,24 @@ timeout 60 capsemctl start --image "$D/no-such-image" -- /bin/true \
     >$T/i3.out 2>&1
 echo "E2E-RC image-missing $?"
 dump image-missing $T/i3.out
+ID=$(timeout 60 capsemctl start -d $IMGOPTS -- /bin/sh -c \
+    'echo detached-ran; sleep 2; exit 5' 2>$T/d.err)
+echo "E2E-RC detach-start $?"
+echo "E2E-SESSION detach $ID"
+dump detach-err $T/d.err
+capsemctl list >$T/d.list 2>&1
+dump detach-list $T/d.list
+n=0
+while [ -n "$ID" ] && capsemctl list 2>/dev/null | grep -qx "$ID" &&
+    [ $n -lt 450 ]; do
+	n=$((n + 1))
+	sleep 0.2
+done
+capsemctl list 2>/dev/null | grep -qx "$ID"
+echo "E2E-RC detach-gone $(( ! $? ))"
+capsemctl logs "$ID" >$T/d.logs 2>&1
+echo "E2E-RC detach-logs $?"
+dump detach-logs $T/d.logs
 echo "E2E-CASE image end $(($(date +%s) - t0))s"
 
 # -- 1c. a terminal: window size, Ctrl-] detach, attach, exit status ------
