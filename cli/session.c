@@ -146,7 +146,13 @@ static void	session_reload(struct session *, int client);
 static void	term_winsize(struct session *);
 static void	term_attach(struct session *, enum term_owner, int in, int out,
 		    int client);
-static void	term_detach(struct session *, bool tell);
+/* Why a terminal is let go. */
+enum term_why {
+	TERM_USER,	/* Ctrl-]: tell its owner */
+	TERM_GONE,	/* its owner or the terminal went away */
+	TERM_END,	/* the session ends: the terminal stays ours to the end */
+};
+static void	term_detach(struct session *, enum term_why);
 static void	ctl_send(struct ctl_client *, uint32_t type, const void *,
 		    size_t);
 static int	send_policy(struct session *, char *err, size_t errlen);
@@ -686,7 +692,7 @@ ctl_client_closed(struct imsgev *iev, void *ctx)
 	}
 	if (s->term_owner == TERM_CLIENT &&
 	    &s->clients[s->term_client] == cl)
-		term_detach(s, false);
+		term_detach(s, TERM_GONE);
 }
 
 static void
@@ -1608,7 +1614,7 @@ on_console(int fd, uint32_t events, void *arg)
 			continue;
 		}
 		if (s->term_owner == TERM_CLIENT)
-			term_detach(s, false);	/* its terminal is gone */
+			term_detach(s, TERM_GONE);	/* its terminal is gone */
 		break;
 	}
 }
@@ -1630,7 +1636,7 @@ on_term_input(int fd, uint32_t events, void *arg)
 			event_del(s->loop, fd);	/* end of input: run on */
 			s->term_in_watched = false;
 		} else
-			term_detach(s, false);
+			term_detach(s, TERM_GONE);
 		return;
 	}
 	len = (size_t)n;
@@ -1642,7 +1648,7 @@ on_term_input(int fd, uint32_t events, void *arg)
 	if (len > 0 && write(s->vmf.console_parent, buf, len) != (ssize_t)len)
 		log_warn("console input");
 	if (detach)
-		term_detach(s, true);
+		term_detach(s, TERM_USER);
 }
 
 static void
@@ -1688,7 +1694,7 @@ go_quiet(struct session *s)
 }
 
 static void
-term_detach(struct session *s, bool tell)
+term_detach(struct session *s, enum term_why why)
 {
 	struct ctl_client *cl;
 	struct msg_ctl_result res;
@@ -1704,7 +1710,9 @@ term_detach(struct session *s, bool tell)
 	}
 	switch (s->term_owner) {
 	case TERM_FRONT:
-		if (tell && write(s->front_fd, "D", 1) != 1)
+		if (why == TERM_END)
+			break;	/* our last words go to the terminal */
+		if (why == TERM_USER && write(s->front_fd, "D", 1) != 1)
 			log_warn("front");
 		event_del(s->loop, s->front_fd);
 		close(s->front_fd);
@@ -1716,7 +1724,7 @@ term_detach(struct session *s, bool tell)
 		close(s->term_in);
 		close(s->term_out);
 		cl = &s->clients[s->term_client];
-		if (tell && cl->used) {
+		if (why == TERM_USER && cl->used) {
 			memset(&res, 0, sizeof(res));
 			res.ok = 1;
 			snprintf(res.text, sizeof(res.text), "detached from "
@@ -1748,7 +1756,7 @@ on_front(int fd, uint32_t events, void *arg)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (s->term_owner == TERM_FRONT)
-		term_detach(s, false);
+		term_detach(s, TERM_GONE);
 	else if (s->front_fd != -1) {
 		event_del(s->loop, s->front_fd);
 		close(s->front_fd);
@@ -1794,7 +1802,7 @@ console_detach(struct session *s)
 				imsgbuf_flush(&cl->iev.ibuf);
 		}
 	}
-	term_detach(s, false);
+	term_detach(s, TERM_END);
 	if (s->front_fd != -1) {
 		close(s->front_fd);
 		s->front_fd = -1;

@@ -41,7 +41,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
@@ -179,17 +178,7 @@ def run_l1(build, kdir, img, man, rootfs, timeout, logpath, direct, compare_vmm=
         initrd = os.path.join(work, 'l1.cpio')
         nested.make_cpio(root, initrd)
         append_rootfs(rootfs, initrd, work)
-        cmd = ['qemu-system-x86_64', '-accel', 'tcg', '-cpu', L1_CPU, '-smp', '2',
-               '-m', L1_MEM, '-nographic', '-no-reboot', '-nodefaults',
-               '-serial', 'stdio', '-kernel', os.path.join(kdir, 'vmlinux'),
-               '-initrd', initrd, '-append',
-               'console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init']
-        log('booting L1 (-cpu %s -m %s, %d MB initrd)' % (
-            L1_CPU, L1_MEM, os.path.getsize(initrd) >> 20))
-        t0 = time.time()
-        lockup = nested.run_l1_watched(cmd, logpath, timeout)
-        log('L1 ran %.1f s' % (time.time() - t0))
-        return lockup
+        return nested.boot_l1(kdir, initrd, logpath, timeout, L1_CPU, L1_MEM)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

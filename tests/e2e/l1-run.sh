@@ -211,6 +211,11 @@ dump attach-list-after $T/a.list2
 capsemctl attach "$ID" </dev/null >$T/a3.out 2>&1
 echo "E2E-RC attach-gone $?"
 dump attach-gone $T/a3.out
+# on a terminal, to the end: the status and the reason reach the terminal
+printf '%s\n' 'expect exited with status 6' >$T/pty3
+timeout 100 e2e-pty -t 80 $T/pty3 -- capsemctl start $IMGOPTS -- /bin/sh -c \
+    'exit 6' >$T/a4.out 2>&1
+dump attach-front-end $T/a4.out
 echo "E2E-CASE attach end $(($(date +%s) - t0))s"
 
 # -- 2+3. network and escape session ---------------------------------------

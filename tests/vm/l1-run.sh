@@ -10,15 +10,19 @@ HOST="$D/vm-host"
 INITRD="$D/l2-initrd.cpio"
 MEM=${CAPSEM_VM_MEM:-256}
 CON="console=ttyS0 loglevel=${CAPSEM_VM_LOGLEVEL:-4}"
+# A case takes seconds; one that hangs (L2 stuck under nested TCG) is
+# ended here and reported, so that the runner can say so and retry.
+CASE_TIMEOUT=${CAPSEM_VM_CASE_TIMEOUT:-120}
 . "$D/kernels.txt"	# STOCK_VMLINUX STOCK_BZIMAGE GUEST_VMLINUX GUEST_BZIMAGE DISK
 
 run() {
 	name=$1; want=$2; reason=$3; shift 3
 	t0=$(date +%s)
 	echo "CAPSEM-CASE $name start"
-	"$HOST" --case "$name" --expect-status "$want" \
+	timeout "$CASE_TIMEOUT" "$HOST" --case "$name" --expect-status "$want" \
 	    ${reason:+--expect-reason "$reason"} -- \
 	    "$VMM" --standalone --mem "$MEM" --initrd "$INITRD" "$@"
+	[ $? = 124 ] && echo "CAPSEM-CASE-TIMEOUT $name"
 	echo "CAPSEM-CASE $name end $(( $(date +%s) - t0 ))s"
 }
 
@@ -28,9 +32,10 @@ run_parent() {
 	name=$1; want=$2; reason=$3; shift 3
 	t0=$(date +%s)
 	echo "CAPSEM-CASE $name start"
-	"$HOST" --case "$name" --expect-status "$want" \
+	timeout "$CASE_TIMEOUT" "$HOST" --case "$name" --expect-status "$want" \
 	    ${reason:+--expect-reason "$reason"} --parent --mem "$MEM" \
 	    --initrd "$INITRD" "$@" -- "$VMM"
+	[ $? = 124 ] && echo "CAPSEM-CASE-TIMEOUT $name"
 	echo "CAPSEM-CASE $name end $(( $(date +%s) - t0 ))s"
 }
 
