@@ -61,6 +61,7 @@ struct session_child {
 	bool		 alive;		/* not reaped yet */
 	bool		 ready;
 	bool		 killed_by_grace;
+	bool		 shutdown_sent;
 	struct imsgev	 iev;
 	bool		 chan_open;
 	struct sandbox_report sandbox;
@@ -143,6 +144,7 @@ struct session {
 static void	session_stop(struct session *, int code, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	session_reload(struct session *, int client);
+static void	shutdown_children(struct session *);
 static void	term_winsize(struct session *);
 static void	term_attach(struct session *, enum term_owner, int in, int out,
 		    int client);
@@ -557,6 +559,8 @@ reap_children(struct session *s)
 		} else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 			log_debug("during shutdown: %s", what);
 	}
+	if (s->stopping)
+		shutdown_children(s);	/* the backends, once alone */
 	session_finish_if_done(s);
 }
 
@@ -591,11 +595,42 @@ ready_expired(void *arg)
 	    i < s->nchildren ? s->children[i].label : "a child");
 }
 
+static bool
+is_backend(const struct session_child *c)
+{
+	return c->id == PROC_CERTD || c->id == PROC_POLICYD;
+}
+
+/*
+ * Shut down in order: the vmm and the proxies first, certd and policyd
+ * once none of their users is left (so that no proxy reports losing them
+ * at a normal end).  The grace timer bounds it all.
+ */
+static void
+shutdown_children(struct session *s)
+{
+	size_t	 i;
+	bool	 users = false;
+
+	for (i = 0; i < s->nchildren; i++)
+		if (s->children[i].alive && !is_backend(&s->children[i]))
+			users = true;
+	for (i = 0; i < s->nchildren; i++) {
+		struct session_child *c = &s->children[i];
+
+		if (!c->alive || !c->chan_open || c->shutdown_sent ||
+		    (is_backend(c) && users))
+			continue;
+		c->shutdown_sent = true;
+		if (send_child(c, MSG_SHUTDOWN, 0, -1, NULL, 0) == -1)
+			kill(c->pid, SIGKILL);
+	}
+}
+
 static void
 session_stop(struct session *s, int code, const char *fmt, ...)
 {
 	va_list	 ap;
-	size_t	 i;
 
 	if (s->stopping)
 		return;
@@ -610,13 +645,7 @@ session_stop(struct session *s, int code, const char *fmt, ...)
 		s->ctl_fd = -1;
 		unlink(s->ctl_path);
 	}
-	for (i = 0; i < s->nchildren; i++) {
-		struct session_child *c = &s->children[i];
-
-		if (c->alive && c->chan_open)
-			if (send_child(c, MSG_SHUTDOWN, 0, -1, NULL, 0) == -1)
-				kill(c->pid, SIGKILL);
-	}
+	shutdown_children(s);
 	s->grace_timer = timer_add(s->loop, SESSION_GRACE_MS, grace_expired, s);
 	session_finish_if_done(s);
 }
