@@ -638,7 +638,10 @@ def main():
         lockup = run_l1(build, kdir, gdir, args.timeout, logpath, direct)
         first = open(logpath, 'rb').read().decode('utf-8', 'replace')
         hung = re.findall(r'^E2E-RC (\S+) 124$', first, re.M)
+        hung += ['pty-' + x for x in
+                 re.findall(r'^E2E-PTY-TIMEOUT (\d+)', first, re.M)]
         if lockup or hung or 'CAPSEM-RUN-END' not in first:
+            shutil.copy(logpath, logpath + '.first')
             why = ('L1 soft lockup' if lockup else 'session %s hung' %
                    ' '.join(hung) if hung else 'L1 did not finish')
             log('retrying once: ' + why)

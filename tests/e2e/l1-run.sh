@@ -208,7 +208,7 @@ dump attach-client $T/a2.out
 sleep 0.5
 capsemctl list >$T/a.list2 2>&1
 dump attach-list-after $T/a.list2
-capsemctl attach "$ID" </dev/null >$T/a3.out 2>&1
+timeout 30 capsemctl attach "$ID" </dev/null >$T/a3.out 2>&1
 echo "E2E-RC attach-gone $?"
 dump attach-gone $T/a3.out
 # on a terminal, to the end: the status and the reason reach the terminal

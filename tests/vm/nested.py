@@ -405,6 +405,7 @@ def main():
         first = open(logpath, 'rb').read()
         hung = re.search(rb'CAPSEM-CASE-TIMEOUT (\S+)', first)
         if b'BUG: soft lockup' in first or hung:
+            shutil.copy(logpath, logpath + '.first')
             print('RETRY harness: %s under nested TCG, second attempt' % (
                 'case %s hung' % hung.group(1).decode() if hung else
                 'L1 soft lockup'))
