@@ -12,74 +12,16 @@ Exits 77 (skipped) when this capsemctl has no `logs` command.
 import json
 import os
 import re
-import select
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from proctest import (check, free_port, openssl, readline_timeout,  # noqa: E402
+                      reap_all, run, spawn, wait_port, finish)
 
 HOST = 'api.example.test'
 DENIED = 'denied.example.test'
-failures = []
-procs = []
-
-
-def check(name, cond, detail=''):
-    print('%s %s%s' % ('ok  ' if cond else 'FAIL', name,
-                        (': ' + str(detail)) if (detail and not cond) else ''),
-          flush=True)
-    if not cond:
-        failures.append(name)
-
-
-def run(cmd, timeout=60, **kw):
-    return subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
-
-
-def free_port(addr='127.0.0.1'):
-    s = socket.socket()
-    s.bind((addr, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def readline_timeout(stream, seconds):
-    fd, line = stream.fileno(), b''
-    while not line.endswith(b'\n'):
-        r, _, _ = select.select([fd], [], [], seconds)
-        if not r:
-            break
-        c = os.read(fd, 1)
-        if not c:
-            break
-        line += c
-    return line
-
-
-def spawn(cmd, **kw):
-    p = subprocess.Popen(cmd, **kw)
-    procs.append(p)
-    return p
-
-
-def wait_port(addr, port, proc, what):
-    for _ in range(300):
-        if proc.poll() is not None:
-            sys.exit('%s exited early (status %s)' % (what, proc.returncode))
-        try:
-            socket.create_connection((addr, port), timeout=0.2).close()
-            return
-        except OSError:
-            select.select([], [], [], 0.05)
-    sys.exit('%s did not listen on %s:%d' % (what, addr, port))
-
-
-def openssl(*args):
-    r = run(['openssl'] + list(args))
-    if r.returncode != 0:
-        sys.exit('openssl %s: %s' % (args[0], r.stderr.decode()))
 
 
 def make_upstream_cert(d):
@@ -121,16 +63,8 @@ def main():
         try:
             checks(d, capsemctl, upstream_py)
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-    if failures:
-        sys.exit('%d failed: %s' % (len(failures), ', '.join(failures)))
-    print('all passed')
+            reap_all()
+    finish()
 
 
 def checks(d, capsemctl, upstream_py):

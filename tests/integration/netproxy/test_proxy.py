@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import select
 import signal
 import socket
 import ssl
@@ -23,6 +22,10 @@ import struct
 import subprocess
 import sys
 import tempfile
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from proctest import (check, free_port, openssl, readline_timeout,  # noqa: E402
+                      reap_all, run, spawn, wait_port, finish)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOST = 'api.example.test'
@@ -30,66 +33,6 @@ DNS_ADDR = '127.0.0.7'          # dnsserver.py, UDP port 53
 DNS_TARGET = '127.0.0.6'        # an upstream on port 443 for resolved names
 SECRET = 's3cret-test-key'
 WS_GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
-failures = []
-procs = []
-
-
-def run(cmd, timeout=60, **kw):
-    return subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
-
-
-def check(name, cond, detail=''):
-    print('%s %s%s' % ('ok  ' if cond else 'FAIL', name,
-                        (': ' + str(detail)) if (detail and not cond) else ''),
-          flush=True)
-    if not cond:
-        failures.append(name)
-
-
-def free_port(addr='127.0.0.1'):
-    s = socket.socket()
-    s.bind((addr, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def readline_timeout(stream, seconds):
-    """One line from a pipe, or what came before the time ran out."""
-    fd, line = stream.fileno(), b''
-    while not line.endswith(b'\n'):
-        r, _, _ = select.select([fd], [], [], seconds)
-        if not r:
-            break
-        c = os.read(fd, 1)
-        if not c:
-            break
-        line += c
-    return line
-
-
-def spawn(cmd, **kw):
-    p = subprocess.Popen(cmd, **kw)
-    procs.append(p)
-    return p
-
-
-def wait_port(addr, port, proc, what):
-    for _ in range(300):
-        if proc.poll() is not None:
-            sys.exit('%s exited early (status %s)' % (what, proc.returncode))
-        try:
-            socket.create_connection((addr, port), timeout=0.2).close()
-            return
-        except OSError:
-            select.select([], [], [], 0.05)
-    sys.exit('%s did not listen on %s:%d' % (what, addr, port))
-
-
-def openssl(*args):
-    r = run(['openssl'] + list(args))
-    if r.returncode != 0:
-        sys.exit('openssl %s: %s' % (args[0], r.stderr.decode()))
 
 
 def make_pki(d):
@@ -635,16 +578,8 @@ def main():
             private_checks(d, home, env, up_port, bad_port, resolver)
             kill_checks(d, home, env, up_port, bad_port)
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-    if failures:
-        sys.exit('%d failed: %s' % (len(failures), ', '.join(failures)))
-    print('all passed')
+            reap_all()
+    finish()
 
 
 main()
