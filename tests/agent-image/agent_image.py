@@ -344,24 +344,19 @@ def main():
         kdir, ver = nested.debian_kernel()
         direct = os.path.exists('/dev/kvm') and not args.nested
         log('direct KVM' if direct else 'nested under Debian kernel ' + ver)
-        if run_l1(build, kdir, img, man, rootfs, args.timeout, logpath, direct,
-                  args.compare_vmm):
-            log('retrying once after the L1 soft lockup')
-            print('RETRY harness: L1 soft lockup under TCG, second attempt')
+        lockup = run_l1(build, kdir, img, man, rootfs, args.timeout, logpath,
+                        direct, args.compare_vmm)
+        why = nested.hang_reason(lockup, open(logpath, 'rb').read().decode(
+            'utf-8', 'replace'))
+        if why:
+            shutil.copy(logpath, logpath + '.first')
+            log('retrying once: ' + why)
+            print('RETRY harness: %s under nested TCG, second attempt' % why)
             run_l1(build, kdir, img, man, rootfs, args.timeout, logpath, direct,
-                  args.compare_vmm)
+                   args.compare_vmm)
     text = open(logpath, 'rb').read().decode('utf-8', 'replace')
     report(text)
-    results = check(text, man)
-    npass = sum(1 for r in results if r[1])
-    for name, ok, why in results:
-        print(('PASS %s' % name) if ok else ('FAIL %s: %s' % (
-            name, ' '.join(str(why).split())[:400])))
-    if npass != len(results):
-        print('log: ' + logpath)
-    print('%d passed, %d failed' % (npass, len(results) - npass))
-    sys.exit(0 if npass == len(results) else 1)
-
+    nested.report_and_exit(check(text, man), logpath)
 
 if __name__ == '__main__':
     main()

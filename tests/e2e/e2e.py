@@ -636,30 +636,17 @@ def main():
         # timeout (status 124), is about one nested TCG run in ten: one
         # retry, said out loud; a second one fails the checks below.
         lockup = run_l1(build, kdir, gdir, args.timeout, logpath, direct)
-        first = open(logpath, 'rb').read().decode('utf-8', 'replace')
-        hung = re.findall(r'^E2E-RC (\S+) 124$', first, re.M)
-        hung += ['pty-' + x for x in
-                 re.findall(r'^E2E-PTY-TIMEOUT (\d+)', first, re.M)]
-        if lockup or hung or 'CAPSEM-RUN-END' not in first:
+        why = nested.hang_reason(lockup, open(logpath, 'rb').read().decode(
+            'utf-8', 'replace'))
+        if why:
             shutil.copy(logpath, logpath + '.first')
-            why = ('L1 soft lockup' if lockup else 'session %s hung' %
-                   ' '.join(hung) if hung else 'L1 did not finish')
             log('retrying once: ' + why)
             print('RETRY harness: %s under nested TCG, second attempt' % why)
             run_l1(build, kdir, gdir, args.timeout, logpath, direct)
     text = open(logpath, 'rb').read().decode('utf-8', 'replace')
     for m in re.finditer(r'E2E-CASE (\S+) end (\d+s)', text):
         log('case %s took %s' % (m.group(1), m.group(2)))
-    results = check(text)
-    npass = sum(1 for r in results if r[1])
-    for name, ok, why in results:
-        print(('PASS %s' % name) if ok else ('FAIL %s: %s' % (
-            name, ' '.join(str(why).split())[:400])))
-    if npass != len(results):
-        print('log: ' + logpath)
-    print('%d passed, %d failed' % (npass, len(results) - npass))
-    sys.exit(0 if npass == len(results) else 1)
-
+    nested.report_and_exit(check(text), logpath)
 
 if __name__ == '__main__':
     main()

@@ -236,6 +236,35 @@ def run_l1_watched(cmd, logpath, timeout):
     return False
 
 
+def report_and_exit(results, logpath):
+    """One PASS/FAIL line per (name, ok, why), the totals; exit 1 if any
+    failed."""
+    npass = sum(1 for r in results if r[1])
+    for name, ok, why in results:
+        print(('PASS %s' % name) if ok else ('FAIL %s: %s' % (
+            name, ' '.join(str(why).split())[:400])))
+    if npass != len(results):
+        print('log: ' + logpath)
+    print('%d passed, %d failed' % (npass, len(results) - npass))
+    sys.exit(0 if npass == len(results) else 1)
+
+
+def hang_reason(lockup, text):
+    """Why an L1 run should be tried once more, or None: a soft lockup, a
+    session that ran into its timeout (status 124), a pty step that timed
+    out, or a run that never reached its end."""
+    hung = re.findall(r'^E2E-RC (\S+) 124$', text, re.M)
+    hung += ['pty-' + x for x in
+             re.findall(r'^E2E-PTY-TIMEOUT (\d+)', text, re.M)]
+    if lockup:
+        return 'L1 soft lockup'
+    if hung:
+        return 'session %s hung' % ' '.join(hung)
+    if 'CAPSEM-RUN-END' not in text:
+        return 'L1 did not finish'
+    return None
+
+
 def boot_l1(kdir, initrd, logpath, timeout, cpu='EPYC', mem='3G'):
     """Boot L1 (Debian's kernel in kdir, initrd with /init) under qemu TCG
     with nested SVM, its console in logpath; see run_l1_watched.  True if
@@ -423,13 +452,7 @@ def main():
     if os.environ.get('CAPSEM_VM_GUEST_KERNEL') != 'none':
         results.insert(0, ('harness: guest kernel (guest/kernel/build.sh)',
                            gdir is not None, 'not built: device checks not run'))
-    npass = sum(1 for r in results if r[1])
-    for name, ok, why in results:
-        print(('PASS %s' % name) if ok else ('FAIL %s: %s' % (name, why)))
-    if npass != len(results):
-        print('log: ' + logpath)
-    print('%d passed, %d failed' % (npass, len(results) - npass))
-    sys.exit(0 if npass == len(results) else 1)
+    report_and_exit(results, logpath)
 
 
 if __name__ == '__main__':
