@@ -13,6 +13,7 @@
 #   AGENT-TIME <case> <seconds>                      how long a session ran
 # Every wait is bounded (timeout, counted polls).
 D=${1:-/vm}
+. "$D/l1-lib.sh"	# timeout: 124 when it stops a session
 IMG=${2:-$D/image}
 export PATH="$D/bin:/bin:/sbin:/usr/bin"
 export CAPSEM_LIBEXEC_DIR="$D/libexec"

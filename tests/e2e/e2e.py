@@ -168,6 +168,8 @@ def build_l1_root(build, root, kdir, gdir):
     os.symlink('busybox', os.path.join(root, 'bin', 'sh'))
     copy_bin(os.path.join(SRC, 'tests', 'vm', 'l1-init.sh'), root, '/init')
     copy_bin(os.path.join(HERE, 'l1-run.sh'), root, '/vm/l1-run.sh')
+    copy_bin(os.path.join(SRC, 'tests', 'vm', 'l1-lib.sh'), root,
+             '/vm/l1-lib.sh')
     for m in open(os.path.join(kdir, 'modules.order')).read().split():
         shutil.copy(os.path.join(kdir, 'modules', m), os.path.join(vm, 'modules'))
     shutil.copy(os.path.join(kdir, 'modules.order'), vm)
@@ -632,17 +634,10 @@ def main():
         direct = os.path.exists('/dev/kvm') and not args.nested
         log('guest kernel %s; %s' % (gdir, 'direct KVM' if direct else
                                      'nested under Debian kernel ' + ver))
-        # An L1 soft lockup, or a guest that hangs until its session's
-        # timeout (status 124), is about one nested TCG run in ten: one
-        # retry, said out loud; a second one fails the checks below.
-        lockup = run_l1(build, kdir, gdir, args.timeout, logpath, direct)
-        why = nested.hang_reason(lockup, open(logpath, 'rb').read().decode(
-            'utf-8', 'replace'))
-        if why:
-            shutil.copy(logpath, logpath + '.first')
-            log('retrying once: ' + why)
-            print('RETRY harness: %s under nested TCG, second attempt' % why)
-            run_l1(build, kdir, gdir, args.timeout, logpath, direct)
+        # L1 stuck, or a guest that hangs until its session's timeout
+        # (status 124): tried again, said out loud (nested.run_attempts).
+        nested.run_attempts(lambda: run_l1(build, kdir, gdir, args.timeout,
+                                           logpath, direct), logpath)
     text = open(logpath, 'rb').read().decode('utf-8', 'replace')
     for m in re.finditer(r'E2E-CASE (\S+) end (\d+s)', text):
         log('case %s took %s' % (m.group(1), m.group(2)))

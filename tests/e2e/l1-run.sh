@@ -9,6 +9,7 @@
 #   E2E-RC <case> <status>                           an exit status
 # Every wait is bounded (timeout, counted polls).
 D=${1:-/vm}
+. "$D/l1-lib.sh"	# timeout: 124 when it stops a session
 export PATH="$D/bin:/bin:/sbin:/usr/bin"
 export CAPSEM_LIBEXEC_DIR="$D/libexec"
 T=$(mktemp -d /tmp/capsem-e2e.XXXXXX) || exit 1
@@ -234,6 +235,9 @@ dump net-out $T/s2.out
 dump net-err $T/s2.err
 dump net-leftovers $T/s2.ps
 [ -n "$ID" ] && dump net-audit "$CAPSEM_HOME/sessions/$ID/audit.jsonl"
+# the guest kernel's last words, should the guest itself have failed
+[ -n "$ID" ] && tail -c 4000 "$CAPSEM_HOME/sessions/$ID/console.log" \
+    >$T/s2.con && dump net-console-log $T/s2.con
 echo "E2E-CASE net end $(($(date +%s) - t0))s"
 
 # -- 4. a child killed mid-session ends the session with the reason -------

@@ -13,6 +13,7 @@ CON="console=ttyS0 loglevel=${CAPSEM_VM_LOGLEVEL:-4}"
 # A case takes seconds; one that hangs (L2 stuck under nested TCG) is
 # ended here and reported, so that the runner can say so and retry.
 CASE_TIMEOUT=${CAPSEM_VM_CASE_TIMEOUT:-120}
+. "$D/l1-lib.sh"	# timeout: 124 when it stops a case
 . "$D/kernels.txt"	# STOCK_VMLINUX STOCK_BZIMAGE GUEST_VMLINUX GUEST_BZIMAGE DISK
 
 run() {

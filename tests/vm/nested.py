@@ -183,7 +183,8 @@ def build_payload(build, vmdir, kdir, gdir):
     os.makedirs(vmdir, exist_ok=True)
     for src, name in [(os.path.join(build, 'vmm', 'capsem-vmm'), 'capsem-vmm'),
                       (os.path.join(build, 'tests', 'vm', 'vm-host'), 'vm-host'),
-                      (L1_SCRIPT, 'l1-run.sh')]:
+                      (L1_SCRIPT, 'l1-run.sh'),
+                      (os.path.join(HERE, 'l1-lib.sh'), 'l1-lib.sh')]:
         shutil.copy(src, os.path.join(vmdir, name))
     # the test guest
     l2 = tempfile.mkdtemp()
@@ -212,28 +213,38 @@ def build_payload(build, vmdir, kdir, gdir):
     return digest
 
 
-def run_l1_watched(cmd, logpath, timeout):
-    """Run qemu with its console in logpath.  Poll, so that a soft lockup
-    of L1 (nested SVM under TCG) ends the run at once instead of at the
-    timeout.  True if L1 reported a soft lockup."""
-    t0 = time.time()
+def run_l1_watched(cmd, logpath, timeout, stall):
+    """Run qemu with its console in logpath.  Poll, so that a stuck L1
+    (nested SVM under TCG) ends the run at once instead of at the timeout:
+    a soft lockup it reports, or a console silent for `stall` seconds (L1
+    frozen whole: seen in CI, no lockup report, the runner's own per-case
+    timeouts never fired).  Returns why L1 was stopped, or None."""
+    t0 = last = time.time()
+    size = 0
+    why = None
     with open(logpath, 'wb') as out:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
                              stderr=subprocess.STDOUT)
         while p.poll() is None:
-            if time.time() - t0 > timeout:
+            now = time.time()
+            if now - t0 > timeout:
+                why = 'L1 timed out after %d s' % timeout
+            elif now - last > stall:
+                why = 'L1 silent for %d s (frozen)' % stall
+            else:
+                time.sleep(2)
+                with open(logpath, 'rb') as f:
+                    text = f.read()
+                if len(text) != size:
+                    size, last = len(text), time.time()
+                if b'BUG: soft lockup' in text:
+                    why = 'L1 soft lockup'
+            if why:
                 p.kill()
                 p.wait()
-                log('L1 timed out after %d s' % timeout)
-                return False
-            time.sleep(2)
-            with open(logpath, 'rb') as f:
-                if b'BUG: soft lockup' in f.read():
-                    p.kill()
-                    p.wait()
-                    log('L1 kernel reported a soft lockup')
-                    return True
-    return False
+                log(why)
+                break
+    return why
 
 
 def report_and_exit(results, logpath):
@@ -249,26 +260,47 @@ def report_and_exit(results, logpath):
     sys.exit(0 if npass == len(results) else 1)
 
 
-def hang_reason(lockup, text):
-    """Why an L1 run should be tried once more, or None: a soft lockup, a
-    session that ran into its timeout (status 124), a pty step that timed
-    out, or a run that never reached its end."""
-    hung = re.findall(r'^E2E-RC (\S+) 124$', text, re.M)
+def hang_reason(stuck, text):
+    """Why an L1 run should be tried once more, or None: L1 stuck (what
+    run_l1_watched said), a vm case or an e2e session that ran into its
+    timeout, a pty step that timed out, or a run that never reached its
+    end."""
+    text = text.replace('\r', '')	# the L1 serial console's line ends
+    hung = re.findall(r'^CAPSEM-CASE-TIMEOUT (\S+)', text, re.M)
+    hung += re.findall(r'^E2E-RC (\S+) 124$', text, re.M)
     hung += ['pty-' + x for x in
              re.findall(r'^E2E-PTY-TIMEOUT (\d+)', text, re.M)]
-    if lockup:
-        return 'L1 soft lockup'
+    if stuck:
+        return stuck
     if hung:
-        return 'session %s hung' % ' '.join(hung)
+        return 'case %s hung' % ' '.join(hung)
     if 'CAPSEM-RUN-END' not in text:
         return 'L1 did not finish'
     return None
 
 
-def boot_l1(kdir, initrd, logpath, timeout, cpu='EPYC', mem='3G'):
+def run_attempts(run_once, logpath, retries=2):
+    """Run L1 (run_once() returns why it was stopped, or None) and again,
+    at most `retries` more times, while hang_reason finds it stuck: nested
+    SVM under TCG freezes about one run in ten (L1 whole, or an L2).  Each
+    retry is said out loud with RETRY and the stuck run's log is kept as
+    <log>.try<N>; a run that fails without hanging is not retried."""
+    for n in range(retries + 1):
+        why = hang_reason(run_once(), open(logpath, 'rb').read().decode(
+            'utf-8', 'replace'))
+        if why is None or n == retries:
+            return
+        shutil.copy(logpath, '%s.try%d' % (logpath, n + 1))
+        log('retrying: ' + why)
+        print('RETRY harness: %s under nested TCG, attempt %d of %d' % (
+            why, n + 2, retries + 1))
+
+
+def boot_l1(kdir, initrd, logpath, timeout, cpu='EPYC', mem='3G', stall=240):
     """Boot L1 (Debian's kernel in kdir, initrd with /init) under qemu TCG
-    with nested SVM, its console in logpath; see run_l1_watched.  True if
-    L1 reported a soft lockup."""
+    with nested SVM, its console in logpath; see run_l1_watched (stall:
+    the longest silence of a healthy run, with margin).  Returns why L1 was
+    stopped, or None."""
     cmd = ['qemu-system-x86_64', '-accel', 'tcg', '-cpu', cpu, '-smp', '2',
            '-m', mem, '-nographic', '-no-reboot', '-nodefaults',
            '-serial', 'stdio', '-kernel', os.path.join(kdir, 'vmlinux'),
@@ -277,9 +309,9 @@ def boot_l1(kdir, initrd, logpath, timeout, cpu='EPYC', mem='3G'):
     log('booting L1 (-cpu %s -m %s, %d MB initrd)' % (
         cpu, mem, os.path.getsize(initrd) >> 20))
     t0 = time.time()
-    lockup = run_l1_watched(cmd, logpath, timeout)
+    stuck = run_l1_watched(cmd, logpath, timeout, stall)
     log('L1 ran %.1f s' % (time.time() - t0))
-    return lockup
+    return stuck
 
 
 def run_nested(build, kdir, gdir, timeout, logpath):
@@ -303,11 +335,12 @@ def run_nested(build, kdir, gdir, timeout, logpath):
             add_qemu(root, vmdir)
         initrd = os.path.join(work, 'l1.cpio')
         make_cpio(root, initrd)
-        boot_l1(kdir, initrd, logpath, timeout)
+        # a case ends within CASE_TIMEOUT (120 s) and says so
+        stuck = boot_l1(kdir, initrd, logpath, timeout, stall=180)
         for m in re.finditer(rb'CAPSEM-CASE (\S+) end (\d+s)',
                              open(logpath, 'rb').read()):
             log('case %s took %s' % (m.group(1).decode(), m.group(2).decode()))
-        return digest
+        return digest, stuck
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -408,7 +441,7 @@ def check(text, digest, have_guest):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--build-dir', required=True)
-    ap.add_argument('--timeout', type=int, default=900)
+    ap.add_argument('--timeout', type=int, default=400)
     ap.add_argument('--log', default=None)
     ap.add_argument('--nested', action='store_true', help='use L1 even with /dev/kvm')
     ap.add_argument('--l1-script', help='run this instead of l1-run.sh')
@@ -428,17 +461,14 @@ def main():
     if os.path.exists('/dev/kvm') and not args.nested:
         digest = run_direct(build, kdir, gdir, logpath)
     else:
-        digest = run_nested(build, kdir, gdir, args.timeout, logpath)
-        # An L1 soft lockup, or an L2 that hangs in a case, is about one
-        # run in ten under nested TCG: one retry, said out loud.
-        first = open(logpath, 'rb').read()
-        hung = re.search(rb'CAPSEM-CASE-TIMEOUT (\S+)', first)
-        if b'BUG: soft lockup' in first or hung:
-            shutil.copy(logpath, logpath + '.first')
-            print('RETRY harness: %s under nested TCG, second attempt' % (
-                'case %s hung' % hung.group(1).decode() if hung else
-                'L1 soft lockup'))
-            digest = run_nested(build, kdir, gdir, args.timeout, logpath)
+        out = {}
+
+        def once():
+            out['digest'], stuck = run_nested(build, kdir, gdir, args.timeout,
+                                              logpath)
+            return stuck
+        run_attempts(once, logpath)
+        digest = out['digest']
     text = open(logpath, 'rb').read().decode('utf-8', 'replace')
     if args.report:
         lines = [x for x in text.replace('\r', '').split('\n')
