@@ -124,6 +124,17 @@ struct session {
 	enum term_owner	 term_owner;
 	int		 term_in, term_out;
 	bool		 term_in_watched;
+	bool		 term_in_eof;	/* TERM_SELF: stdin ended, or a file */
+	/*
+	 * Input goes to the guest only once its console is open (the guest's
+	 * READY): Linux's virtio-console frees receive buffers that fill
+	 * before its port is listed, and input sent then would be lost, and
+	 * with it every later keystroke.  What the console socket has no room
+	 * for waits in cin; the terminal is not read meanwhile.
+	 */
+	bool		 console_open;
+	char		 cin[4096];
+	size_t		 cin_len;
 	int		 term_client;	/* TERM_CLIENT: index in clients[] */
 	int		 front_fd;	/* to the front process, or -1 */
 	bool		 log_to_syslog;	/* children's stderr lines */
@@ -155,6 +166,7 @@ enum term_why {
 	TERM_END,	/* the session ends: the terminal stays ours to the end */
 };
 static void	term_detach(struct session *, enum term_why);
+static void	term_input_update(struct session *);
 static void	ctl_send(struct ctl_client *, uint32_t type, const void *,
 		    size_t);
 static int	send_policy(struct session *, char *err, size_t errlen);
@@ -317,6 +329,8 @@ parent_on_vm_event(void *ctx, struct imsg *imsg)
 	switch (ev.kind) {
 	case VM_EVENT_READY:
 		log_debug("guest ready");
+		c->s->console_open = true;
+		term_input_update(c->s);
 		term_winsize(c->s);	/* again, now that hvc0 is open */
 		break;
 	case VM_EVENT_EXIT:
@@ -1620,6 +1634,66 @@ term_winsize(struct session *s)
 		log_warn("console size");
 }
 
+/*
+ * Read the terminal when the guest can take its input: the console is
+ * open and nothing waits in cin.  Unwatched otherwise (not merely masked:
+ * a pipe whose writer is gone would report HUP in a loop).
+ */
+static void	on_term_input(int, uint32_t, void *);
+
+static void
+term_input_update(struct session *s)
+{
+	bool	 want = s->term_owner != TERM_NONE && !s->term_in_eof &&
+	    s->console_open && s->cin_len == 0;
+
+	if (want && !s->term_in_watched) {
+		if (event_add(s->loop, s->term_in, EV_READ, on_term_input, s)
+		    == 0)
+			s->term_in_watched = true;
+		else {
+			/* A file or /dev/null: nothing to forward (EPERM). */
+			if (errno != EPERM)
+				log_warn("console input");
+			s->term_in_eof = true;
+		}
+	} else if (!want && s->term_in_watched) {
+		event_del(s->loop, s->term_in);
+		s->term_in_watched = false;
+	}
+}
+
+/*
+ * Write what waits in cin; on EAGAIN wait for the socket to drain.  A
+ * console that is gone (the vmm ended, its socket unwatched) drops it.
+ */
+static void
+console_input_flush(struct session *s)
+{
+	ssize_t	 w;
+	bool	 wait = false;
+
+	while (s->cin_len > 0 && !wait) {
+		if ((w = write(s->vmf.console_parent, s->cin, s->cin_len)) > 0) {
+			memmove(s->cin, s->cin + w, s->cin_len - (size_t)w);
+			s->cin_len -= (size_t)w;
+		} else if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			wait = true;
+		else if (w == -1 && errno == EINTR)
+			continue;
+		else {
+			log_warn("console input");
+			s->cin_len = 0;
+		}
+	}
+	if (event_mod(s->loop, s->vmf.console_parent, wait ?
+	    EV_READ | EV_WRITE : EV_READ) == -1 && s->cin_len > 0) {
+		log_warnx("console gone: %zu bytes of input dropped", s->cin_len);
+		s->cin_len = 0;
+	}
+	term_input_update(s);
+}
+
 static void
 on_console(int fd, uint32_t events, void *arg)
 {
@@ -1627,7 +1701,10 @@ on_console(int fd, uint32_t events, void *arg)
 	char	 buf[16384];
 	ssize_t	 n, w, off;
 
-	(void)events;
+	if ((events & EV_WRITE) && s->cin_len > 0)
+		console_input_flush(s);
+	if (!(events & (EV_READ | EV_HUP)))
+		return;
 	if ((n = read(fd, buf, sizeof(buf))) <= 0) {
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			event_del(s->loop, fd);
@@ -1652,30 +1729,32 @@ static void
 on_term_input(int fd, uint32_t events, void *arg)
 {
 	struct session *s = arg;
-	char	 buf[4096], *esc;
+	char	*esc;
 	ssize_t	 n;
 	size_t	 len;
 	bool	 detach = false;
 
 	(void)events;
-	if ((n = read(fd, buf, sizeof(buf))) <= 0) {
+	if (s->cin_len > 0)
+		return;		/* not watched then; an old event */
+	if ((n = read(fd, s->cin, sizeof(s->cin))) <= 0) {
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (s->term_owner == TERM_SELF) {
-			event_del(s->loop, fd);	/* end of input: run on */
-			s->term_in_watched = false;
+			s->term_in_eof = true;	/* end of input: run on */
+			term_input_update(s);
 		} else
 			term_detach(s, TERM_GONE);
 		return;
 	}
 	len = (size_t)n;
 	if (s->term_owner != TERM_SELF &&
-	    (esc = memchr(buf, TERM_ESCAPE, len)) != NULL) {
-		len = (size_t)(esc - buf);
+	    (esc = memchr(s->cin, TERM_ESCAPE, len)) != NULL) {
+		len = (size_t)(esc - s->cin);
 		detach = true;
 	}
-	if (len > 0 && write(s->vmf.console_parent, buf, len) != (ssize_t)len)
-		log_warn("console input");
+	s->cin_len = len;
+	console_input_flush(s);
 	if (detach)
 		term_detach(s, TERM_USER);
 }
@@ -1698,11 +1777,8 @@ term_attach(struct session *s, enum term_owner owner, int in, int out,
 		if (tcsetattr(in, TCSANOW, &raw) == 0)
 			s->tio_saved = true;
 	}
-	/* A file or /dev/null: nothing to forward (epoll says EPERM). */
-	if (event_add(s->loop, in, EV_READ, on_term_input, s) == 0)
-		s->term_in_watched = true;
-	else if (errno != EPERM)
-		log_warn("console input");
+	s->term_in_eof = false;
+	term_input_update(s);
 	term_winsize(s);
 }
 
@@ -1733,6 +1809,7 @@ term_detach(struct session *s, enum term_why why)
 	if (s->term_in_watched)
 		event_del(s->loop, s->term_in);
 	s->term_in_watched = false;
+	s->term_in_eof = false;
 	if (s->tio_saved) {
 		tcsetattr(s->term_in, TCSANOW, &s->saved_tio);
 		s->tio_saved = false;

@@ -316,6 +316,16 @@ def check(text):
            'basic-leftovers' in f and f['basic-leftovers'].strip() == '',
            f.get('basic-leftovers', 'no ps')[:300])
 
+    # 1a. console input sent before and faster than the guest reads it
+    got = f.get('console-input', '')
+    want = re.search(r'^WANT (\w+)', got, re.M)
+    expect('console: 300000 bytes sent while the guest boots and sleeps '
+           'all arrive, in order',
+           rc_of(text, 'console-input') == 0 and want is not None and
+           re.search(r'^GOT 300000 %s\s*$' % want.group(1), got, re.M),
+           'status %s; %s %s' % (rc_of(text, 'console-input'), got.strip(),
+                                 f.get('console-input-tail', '')[-300:]))
+
     # 1b. an image directory: agent from its manifest, erofs root, env
     out = f.get('image-agent-out', '')
     err = f.get('image-agent-err', '')

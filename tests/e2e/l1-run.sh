@@ -133,6 +133,27 @@ dump basic-leftovers $T/s1.ps
 [ -n "$ID" ] && dump basic-console-log "$CAPSEM_HOME/sessions/$ID/console.log"
 echo "E2E-CASE basic end $(($(date +%s) - t0))s"
 
+# -- 1a. console input sent before and faster than the guest reads it -----
+# Typed while the VM boots and while the guest sleeps: every byte arrives,
+# in order.  3000 numbered lines of 100 bytes (a canonical tty keeps at most
+# 4095 per line).
+t0=$(date +%s)
+echo "E2E-CASE console-input start"
+Y=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+i=0
+while [ $i -lt 3000 ]; do printf '%05d%s\n' $i "$Y"; i=$((i + 1)); done >$T/big.in
+echo "WANT $(head -c 300000 $T/big.in | md5sum | cut -d' ' -f1)" >$T/ci.want
+cat $T/big.in | timeout 150 capsemctl start $VMOPTS -- /bin/sh -c \
+    'stty -echo; sleep 3; head -c 300000 >/tmp/in; echo "GOT $(wc -c </tmp/in) $(md5sum </tmp/in | cut -d" " -f1)"' \
+    >$T/ci.out 2>$T/ci.err
+echo "E2E-RC console-input $?"
+grep -a -o 'GOT [0-9]* [0-9a-f]*' $T/ci.out >>$T/ci.want
+dump console-input $T/ci.want
+dump console-input-err $T/ci.err
+tail -c 600 $T/ci.out >$T/ci.tail
+dump console-input-tail $T/ci.tail
+echo "E2E-CASE console-input end $(($(date +%s) - t0))s"
+
 # -- 1b. an image: `start --image DIR claude|-- command` on its erofs root --
 IMG="$D/image"
 IMGOPTS="--image $IMG --mem ${E2E_MEM:-256} --cpus 1"
