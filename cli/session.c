@@ -135,6 +135,20 @@ struct session {
 	bool		 console_open;
 	char		 cin[4096];
 	size_t		 cin_len;
+	/*
+	 * Output to the terminal never blocks us (we supervise the session):
+	 * a tty or pipe is written through our own non-blocking open of it
+	 * (term_wfd; not term_out's description, which the user's shell
+	 * shares).  What it cannot take waits in tout and the console is not
+	 * read meanwhile, so the guest's writes wait: nothing is lost.
+	 */
+	int		 term_wfd;	/* term_out or our own open; -1 */
+	bool		 term_wfd_own;
+	bool		 term_wfd_watched;
+	bool		 console_watched;
+	bool		 console_gone;	/* read EOF or error */
+	char		 tout[16384];
+	size_t		 tout_len;
 	int		 term_client;	/* TERM_CLIENT: index in clients[] */
 	int		 front_fd;	/* to the front process, or -1 */
 	bool		 log_to_syslog;	/* children's stderr lines */
@@ -1664,21 +1678,51 @@ term_input_update(struct session *s)
 }
 
 /*
+ * The console socket: read while no output waits for the terminal, write
+ * while input waits in cin; unwatched when neither (not merely masked: a
+ * closed socket would report HUP in a loop).
+ */
+static void	on_console(int, uint32_t, void *);
+static void	on_term_output(int, uint32_t, void *);
+
+static void
+console_watch(struct session *s)
+{
+	uint32_t ev = 0;
+	int	 fd = s->vmf.console_parent;
+
+	if (!s->console_gone) {
+		ev |= s->tout_len == 0 ? EV_READ : 0;
+		ev |= s->cin_len > 0 ? EV_WRITE : 0;
+	}
+	if (ev == 0 && s->console_watched) {
+		event_del(s->loop, fd);
+		s->console_watched = false;
+	} else if (ev != 0 && s->console_watched) {
+		if (event_mod(s->loop, fd, ev) == -1)
+			fatal("console");
+	} else if (ev != 0) {
+		if (event_add(s->loop, fd, ev, on_console, s) == -1)
+			fatal("console");
+		s->console_watched = true;
+	}
+}
+
+/*
  * Write what waits in cin; on EAGAIN wait for the socket to drain.  A
- * console that is gone (the vmm ended, its socket unwatched) drops it.
+ * console that is gone (the vmm ended) drops it.
  */
 static void
 console_input_flush(struct session *s)
 {
 	ssize_t	 w;
-	bool	 wait = false;
 
-	while (s->cin_len > 0 && !wait) {
+	while (s->cin_len > 0) {
 		if ((w = write(s->vmf.console_parent, s->cin, s->cin_len)) > 0) {
 			memmove(s->cin, s->cin + w, s->cin_len - (size_t)w);
 			s->cin_len -= (size_t)w;
 		} else if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			wait = true;
+			break;	/* console_watch waits for room */
 		else if (w == -1 && errno == EINTR)
 			continue;
 		else {
@@ -1686,43 +1730,82 @@ console_input_flush(struct session *s)
 			s->cin_len = 0;
 		}
 	}
-	if (event_mod(s->loop, s->vmf.console_parent, wait ?
-	    EV_READ | EV_WRITE : EV_READ) == -1 && s->cin_len > 0) {
-		log_warnx("console gone: %zu bytes of input dropped", s->cin_len);
-		s->cin_len = 0;
-	}
+	console_watch(s);
 	term_input_update(s);
+}
+
+/*
+ * Write what waits in tout.  On EAGAIN wait for the terminal (the console
+ * is not read meanwhile); a terminal that is gone drops it, and an attach
+ * client's is detached.
+ */
+static void
+term_output_flush(struct session *s)
+{
+	ssize_t	 w;
+
+	while (s->tout_len > 0) {
+		if ((w = write(s->term_wfd, s->tout, s->tout_len)) > 0) {
+			memmove(s->tout, s->tout + w, s->tout_len - (size_t)w);
+			s->tout_len -= (size_t)w;
+		} else if (w == -1 && errno == EINTR)
+			continue;
+		else if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!s->term_wfd_watched && event_add(s->loop,
+			    s->term_wfd, EV_WRITE, on_term_output, s) == 0)
+				s->term_wfd_watched = true;
+			if (s->term_wfd_watched) {
+				console_watch(s);
+				return;
+			}
+			log_warn("terminal output");
+			s->tout_len = 0;
+		} else {
+			s->tout_len = 0;
+			if (s->term_owner == TERM_CLIENT) {
+				term_detach(s, TERM_GONE);  /* its terminal is gone */
+				return;
+			}
+		}
+	}
+	if (s->term_wfd_watched) {
+		event_del(s->loop, s->term_wfd);
+		s->term_wfd_watched = false;
+	}
+	console_watch(s);
+}
+
+static void
+on_term_output(int fd, uint32_t events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	term_output_flush(arg);
 }
 
 static void
 on_console(int fd, uint32_t events, void *arg)
 {
 	struct session *s = arg;
-	char	 buf[16384];
-	ssize_t	 n, w, off;
+	ssize_t	 n;
 
 	if ((events & EV_WRITE) && s->cin_len > 0)
 		console_input_flush(s);
-	if (!(events & (EV_READ | EV_HUP)))
+	if (!(events & (EV_READ | EV_HUP)) || s->tout_len > 0 ||
+	    !s->console_watched)
 		return;
-	if ((n = read(fd, buf, sizeof(buf))) <= 0) {
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			event_del(s->loop, fd);
-		return;
-	}
-	if (s->term_out == -1)
-		return;
-	for (off = 0; off < n; off += w) {
-		if ((w = write(s->term_out, buf + off, (size_t)(n - off))) > 0)
-			continue;
-		if (w == -1 && errno == EINTR) {
-			w = 0;
-			continue;
+	if ((n = read(fd, s->tout, sizeof(s->tout))) <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			s->console_gone = true;
+			s->cin_len = 0;
+			console_watch(s);
 		}
-		if (s->term_owner == TERM_CLIENT)
-			term_detach(s, TERM_GONE);	/* its terminal is gone */
-		break;
+		return;
 	}
+	if (s->term_wfd == -1)
+		return;		/* nobody attached: dropped */
+	s->tout_len = (size_t)n;
+	term_output_flush(s);
 }
 
 static void
@@ -1759,6 +1842,28 @@ on_term_input(int fd, uint32_t events, void *arg)
 		term_detach(s, TERM_USER);
 }
 
+/*
+ * Our own non-blocking open of term_out when it is a tty or a pipe (a
+ * file cannot block, and a new open of it would have its own offset);
+ * term_out itself otherwise.
+ */
+static void
+term_output_open(struct session *s)
+{
+	struct stat st;
+	char	 path[64];
+	int	 fd = -1;
+
+	if (fstat(s->term_out, &st) == 0 && (S_ISFIFO(st.st_mode) ||
+	    (S_ISCHR(st.st_mode) && isatty(s->term_out)))) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", s->term_out);
+		fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	}
+	s->term_wfd_own = fd != -1;
+	s->term_wfd = fd != -1 ? fd : s->term_out;
+	s->tout_len = 0;
+}
+
 static void
 term_attach(struct session *s, enum term_owner owner, int in, int out,
     int client)
@@ -1769,6 +1874,7 @@ term_attach(struct session *s, enum term_owner owner, int in, int out,
 	s->term_in = in;
 	s->term_out = out;
 	s->term_client = client;
+	term_output_open(s);
 	if (owner != TERM_CLIENT && isatty(in) &&
 	    tcgetattr(in, &s->saved_tio) == 0) {
 		raw = s->saved_tio;
@@ -1810,6 +1916,16 @@ term_detach(struct session *s, enum term_why why)
 		event_del(s->loop, s->term_in);
 	s->term_in_watched = false;
 	s->term_in_eof = false;
+	if (s->term_wfd_watched)
+		event_del(s->loop, s->term_wfd);
+	s->term_wfd_watched = false;
+	if (s->term_wfd_own)
+		close(s->term_wfd);
+	s->term_wfd_own = false;
+	s->term_wfd = -1;
+	s->tout_len = 0;	/* output with nobody to see it is dropped */
+	if (why != TERM_END)
+		console_watch(s);
 	if (s->tio_saved) {
 		tcsetattr(s->term_in, TCSANOW, &s->saved_tio);
 		s->tio_saved = false;
@@ -1878,13 +1994,53 @@ console_attach(struct session *s)
 	if ((flags = fcntl(s->vmf.console_parent, F_GETFL)) == -1 ||
 	    fcntl(s->vmf.console_parent, F_SETFL, flags | O_NONBLOCK) == -1)
 		fatal("console");
-	if (event_add(s->loop, s->vmf.console_parent, EV_READ, on_console, s)
-	    == -1)
-		fatal("event_add console");
+	console_watch(s);
 	if (s->opts.detach)
 		return;		/* until `capsemctl attach` */
 	term_attach(s, s->front_fd != -1 ? TERM_FRONT : TERM_SELF,
 	    STDIN_FILENO, STDOUT_FILENO, -1);
+}
+
+/* Write all of buf, waiting for the terminal; false if it is gone. */
+static bool
+term_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t	 w;
+
+	while (len > 0) {
+		if ((w = write(fd, buf, len)) > 0) {
+			buf += w;
+			len -= (size_t)w;
+		} else if (w == -1 && errno == EINTR)
+			continue;
+		else
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The session is over (every child reaped): the guest's last output, what
+ * waits in tout and what is still in the console socket, goes to the
+ * terminal, waiting for it now.
+ */
+static void
+console_drain(struct session *s)
+{
+	ssize_t	 n;
+	int	 fl;
+
+	if (s->term_wfd == -1 || s->vmf.console_parent == -1)
+		return;
+	if (s->term_wfd_own && (fl = fcntl(s->term_wfd, F_GETFL)) != -1)
+		fcntl(s->term_wfd, F_SETFL, fl & ~O_NONBLOCK);
+	if (!term_write_all(s->term_wfd, s->tout, s->tout_len))
+		return;
+	s->tout_len = 0;
+	while (!s->console_gone && (n = read(s->vmf.console_parent, s->tout,
+	    sizeof(s->tout))) > 0)
+		if (!term_write_all(s->term_wfd, s->tout, (size_t)n))
+			return;
 }
 
 /*
@@ -1897,6 +2053,7 @@ console_detach(struct session *s)
 	struct msg_ctl_ended me;
 	struct ctl_client *cl;
 
+	console_drain(s);	/* before ENDED, on which the client exits */
 	if (s->term_owner == TERM_CLIENT) {
 		cl = &s->clients[s->term_client];
 		if (cl->used) {
@@ -2119,7 +2276,7 @@ session_run(const struct session_opts *opts)
 	s->vmf.kvm = s->vmf.kernel = s->vmf.disk = -1;
 	s->vmf.console_vmm = s->vmf.console_parent = -1;
 	s->reload_client = -1;
-	s->term_in = s->term_out = s->front_fd = -1;
+	s->term_in = s->term_out = s->front_fd = s->term_wfd = -1;
 	s->started = time(NULL);
 	log_procinit("capsem");
 	/* First use: make the per-install CA, as `ca init` would. */

@@ -326,6 +326,21 @@ def check(text):
            'status %s; %s %s' % (rc_of(text, 'console-input'), got.strip(),
                                  f.get('console-input-tail', '')[-300:]))
 
+    # 1a2. a terminal that stops reading stalls the guest, not the session
+    got = f.get('console-stall', '')
+    expect('console: the session answers status while its terminal does '
+           'not read (5 of 5)', rc_of(text, 'stall-status-answers') == 5,
+           'answered %s of 5' % rc_of(text, 'stall-status-answers'))
+    expect('console: the guest waits for a terminal that does not read',
+           rc_of(text, 'stall-still-running') == 0,
+           'the session was over before the terminal read')
+    expect('console: once read, all 2,000,000 bytes and the end arrive',
+           rc_of(text, 'console-stall') == 0 and
+           re.search(r'^STALL-X 2000000\s*$', got, re.M) and
+           re.search(r'^STALL-END-LINES 1\s*$', got, re.M),
+           'status %s; %s %s' % (rc_of(text, 'console-stall'), got.strip(),
+                                 f.get('console-stall-err', '')[-300:]))
+
     # 1b. an image directory: agent from its manifest, erofs root, env
     out = f.get('image-agent-out', '')
     err = f.get('image-agent-err', '')

@@ -154,6 +154,45 @@ tail -c 600 $T/ci.out >$T/ci.tail
 dump console-input-tail $T/ci.tail
 echo "E2E-CASE console-input end $(($(date +%s) - t0))s"
 
+# -- 1a2. a terminal that stops reading stalls the guest, not the session --
+# stdout is a FIFO whose only reader does not read: the session must still
+# answer `status`, and once read, all 2,000,000 bytes arrive.
+t0=$(date +%s)
+echo "E2E-CASE console-stall start"
+rm -f $T/st.fifo $T/st.status
+mkfifo $T/st.fifo
+exec 7<>$T/st.fifo
+timeout 150 capsemctl start $VMOPTS -n stall -- /bin/sh -c \
+    'head -c 2000000 /dev/zero | tr "\000" x; echo; echo STALL-END' \
+    </dev/null >$T/st.fifo 2>$T/st.err 7>&- &
+P=$!
+n=0
+while ! capsemctl list 2>/dev/null | grep -qx stall && [ $n -lt 300 ]; do
+	n=$((n + 1)); sleep 0.2
+done
+sleep 5		# the guest fills the FIFO, the socket, then waits
+i=0; ok=0
+while [ $i -lt 5 ]; do
+	timeout 10 capsemctl status stall >>$T/st.status 2>&1 && ok=$((ok + 1))
+	i=$((i + 1)); sleep 1
+done
+echo "E2E-RC stall-status-answers $ok"
+capsemctl list 2>/dev/null | grep -qx stall
+echo "E2E-RC stall-still-running $?"
+cat $T/st.fifo >$T/st.out 7>&- &	# not a writer itself
+C=$!
+exec 7>&-
+wait $P
+echo "E2E-RC console-stall $?"
+n=0
+while kill -0 $C 2>/dev/null && [ $n -lt 300 ]; do n=$((n + 1)); sleep 0.2; done
+kill $C 2>/dev/null
+echo "STALL-X $(tr -cd x <$T/st.out | wc -c)" >$T/st.got
+grep -c STALL-END $T/st.out | sed 's/^/STALL-END-LINES /' >>$T/st.got
+dump console-stall $T/st.got
+dump console-stall-err $T/st.err
+echo "E2E-CASE console-stall end $(($(date +%s) - t0))s"
+
 # -- 1b. an image: `start --image DIR claude|-- command` on its erofs root --
 IMG="$D/image"
 IMGOPTS="--image $IMG --mem ${E2E_MEM:-256} --cpus 1"
