@@ -213,14 +213,25 @@ def build_payload(build, vmdir, kdir, gdir):
     return digest
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) a process has used so far, or 0."""
+    try:
+        f = open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK')
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def run_l1_watched(cmd, logpath, timeout, stall):
     """Run qemu with its console in logpath.  Poll, so that a stuck L1
     (nested SVM under TCG) ends the run at once instead of at the timeout:
     a soft lockup it reports, or a console silent for `stall` seconds (L1
     frozen whole: seen in CI, no lockup report, the runner's own per-case
-    timeouts never fired).  Returns why L1 was stopped, or None."""
+    timeouts never fired; the CPU qemu used meanwhile tells a spinning L1
+    from an idle one).  Returns why L1 was stopped, or None."""
     t0 = last = time.time()
     size = 0
+    cpu_last = 0.0
     why = None
     with open(logpath, 'wb') as out:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
@@ -230,13 +241,15 @@ def run_l1_watched(cmd, logpath, timeout, stall):
             if now - t0 > timeout:
                 why = 'L1 timed out after %d s' % timeout
             elif now - last > stall:
-                why = 'L1 silent for %d s (frozen)' % stall
+                why = 'L1 silent for %d s (frozen, qemu used %.0f CPU-s ' \
+                    'meanwhile)' % (stall, cpu_seconds(p.pid) - cpu_last)
             else:
                 time.sleep(2)
                 with open(logpath, 'rb') as f:
                     text = f.read()
                 if len(text) != size:
                     size, last = len(text), time.time()
+                    cpu_last = cpu_seconds(p.pid)
                 if b'BUG: soft lockup' in text:
                     why = 'L1 soft lockup'
             if why:
