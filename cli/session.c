@@ -1691,6 +1691,8 @@ console_watch(struct session *s)
 	uint32_t ev = 0;
 	int	 fd = s->vmf.console_parent;
 
+	if (fd == -1)
+		return;		/* not a VM session */
 	if (!s->console_gone) {
 		ev |= s->tout_len == 0 ? EV_READ : 0;
 		ev |= s->cin_len > 0 ? EV_WRITE : 0;
