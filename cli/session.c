@@ -1711,26 +1711,38 @@ console_watch(struct session *s)
 }
 
 /*
- * Write what waits in cin; on EAGAIN wait for the socket to drain.  A
- * console that is gone (the vmm ended) drops it.
+ * Write buf[0..*len) to fd, keeping in buf what it did not take: 1 when all
+ * is written, 0 when fd would block, -1 on an error (errno).
+ */
+static int
+buf_write(int fd, char *buf, size_t *len)
+{
+	ssize_t	 w;
+
+	while (*len > 0) {
+		if ((w = write(fd, buf, *len)) > 0) {
+			memmove(buf, buf + w, *len - (size_t)w);
+			*len -= (size_t)w;
+		} else if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		else if (w == -1 && errno == EINTR)
+			continue;
+		else
+			return -1;
+	}
+	return 1;
+}
+
+/*
+ * Write what waits in cin; when the socket is full console_watch waits for
+ * room.  A console that is gone (the vmm ended) drops it.
  */
 static void
 console_input_flush(struct session *s)
 {
-	ssize_t	 w;
-
-	while (s->cin_len > 0) {
-		if ((w = write(s->vmf.console_parent, s->cin, s->cin_len)) > 0) {
-			memmove(s->cin, s->cin + w, s->cin_len - (size_t)w);
-			s->cin_len -= (size_t)w;
-		} else if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;	/* console_watch waits for room */
-		else if (w == -1 && errno == EINTR)
-			continue;
-		else {
-			log_warn("console input");
-			s->cin_len = 0;
-		}
+	if (buf_write(s->vmf.console_parent, s->cin, &s->cin_len) == -1) {
+		log_warn("console input");
+		s->cin_len = 0;
 	}
 	console_watch(s);
 	term_input_update(s);
@@ -1744,31 +1756,27 @@ console_input_flush(struct session *s)
 static void
 term_output_flush(struct session *s)
 {
-	ssize_t	 w;
-
-	while (s->tout_len > 0) {
-		if ((w = write(s->term_wfd, s->tout, s->tout_len)) > 0) {
-			memmove(s->tout, s->tout + w, s->tout_len - (size_t)w);
-			s->tout_len -= (size_t)w;
-		} else if (w == -1 && errno == EINTR)
-			continue;
-		else if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!s->term_wfd_watched && event_add(s->loop,
-			    s->term_wfd, EV_WRITE, on_term_output, s) == 0)
-				s->term_wfd_watched = true;
-			if (s->term_wfd_watched) {
-				console_watch(s);
-				return;
-			}
-			log_warn("terminal output");
-			s->tout_len = 0;
-		} else {
-			s->tout_len = 0;
-			if (s->term_owner == TERM_CLIENT) {
-				term_detach(s, TERM_GONE);  /* its terminal is gone */
-				return;
-			}
+	switch (buf_write(s->term_wfd, s->tout, &s->tout_len)) {
+	case 0:
+		if (!s->term_wfd_watched && event_add(s->loop, s->term_wfd,
+		    EV_WRITE, on_term_output, s) == 0)
+			s->term_wfd_watched = true;
+		if (s->term_wfd_watched) {
+			console_watch(s);
+			return;
 		}
+		log_warn("terminal output");
+		s->tout_len = 0;
+		break;
+	case -1:
+		s->tout_len = 0;
+		if (s->term_owner == TERM_CLIENT) {
+			term_detach(s, TERM_GONE);	/* its terminal is gone */
+			return;
+		}
+		break;
+	default:
+		break;
 	}
 	if (s->term_wfd_watched) {
 		event_del(s->loop, s->term_wfd);
@@ -2003,24 +2011,6 @@ console_attach(struct session *s)
 	    STDIN_FILENO, STDOUT_FILENO, -1);
 }
 
-/* Write all of buf, waiting for the terminal; false if it is gone. */
-static bool
-term_write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	 w;
-
-	while (len > 0) {
-		if ((w = write(fd, buf, len)) > 0) {
-			buf += w;
-			len -= (size_t)w;
-		} else if (w == -1 && errno == EINTR)
-			continue;
-		else
-			return false;
-	}
-	return true;
-}
-
 /*
  * The session is over (every child reaped): the guest's last output, what
  * waits in tout and what is still in the console socket, goes to the
@@ -2036,13 +2026,10 @@ console_drain(struct session *s)
 		return;
 	if (s->term_wfd_own && (fl = fcntl(s->term_wfd, F_GETFL)) != -1)
 		fcntl(s->term_wfd, F_SETFL, fl & ~O_NONBLOCK);
-	if (!term_write_all(s->term_wfd, s->tout, s->tout_len))
-		return;
-	s->tout_len = 0;
-	while (!s->console_gone && (n = read(s->vmf.console_parent, s->tout,
+	while (buf_write(s->term_wfd, s->tout, &s->tout_len) == 1 &&
+	    !s->console_gone && (n = read(s->vmf.console_parent, s->tout,
 	    sizeof(s->tout))) > 0)
-		if (!term_write_all(s->term_wfd, s->tout, (size_t)n))
-			return;
+		s->tout_len = (size_t)n;
 }
 
 /*
