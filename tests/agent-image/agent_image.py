@@ -111,28 +111,9 @@ def load_image(d):
 
 
 def build_l1_root(build, root, kdir, img, man, rootfs, in_l1):
-    vm = os.path.join(root, 'vm')
-    os.makedirs(os.path.join(vm, 'modules'))
-    e2e.copy_bin('/bin/busybox', root, '/bin/busybox')
-    os.symlink('busybox', os.path.join(root, 'bin', 'sh'))
-    e2e.copy_bin(os.path.join(SRC, 'tests', 'vm', 'l1-init.sh'), root, '/init')
-    e2e.copy_bin(os.path.join(HERE, 'l1-run.sh'), root, '/vm/l1-run.sh')
-    e2e.copy_bin(os.path.join(SRC, 'tests', 'vm', 'l1-lib.sh'), root,
-                 '/vm/l1-lib.sh')
-    for m in open(os.path.join(kdir, 'modules.order')).read().split():
-        shutil.copy(os.path.join(kdir, 'modules', m), os.path.join(vm, 'modules'))
-    shutil.copy(os.path.join(kdir, 'modules.order'), vm)
-    bins = [(os.path.join(build, 'cli', 'capsemctl'), '/vm/bin/capsemctl'),
-            (os.path.join(build, 'tests', 'e2e', 'e2e-catcher'),
-             '/vm/bin/e2e-catcher'),
-            (os.path.join(build, 'tests', 'agent-image', 'kvm-cpuid'),
-             '/vm/bin/kvm-cpuid')]
-    for c in e2e.CHILDREN:
-        sub = {'capsem-certd': 'certd', 'capsem-policyd': 'policyd',
-               'capsem-netproxy': 'netproxy', 'capsem-vmm': 'vmm'}[c]
-        bins.append((os.path.join(build, sub, c), '/vm/libexec/' + c))
-    for src, dest in bins:
-        nested.copy_libs(e2e.copy_bin(src, root, dest), root)
+    vm = e2e.l1_root_base(build, root, kdir, os.path.join(HERE, 'l1-run.sh'),
+                          ['tests/e2e/e2e-catcher',
+                           'tests/agent-image/kvm-cpuid'])
     with open(os.path.join(vm, 'user.toml'), 'w') as f:
         f.write(USER_TOML)
     with open(os.path.join(HERE, 'guest_cpuid.py'), 'rb') as src, \

@@ -13,30 +13,15 @@
 #   AGENT-TIME <case> <seconds>                      how long a session ran
 # Every wait is bounded (timeout, counted polls).
 D=${1:-/vm}
-. "$D/l1-lib.sh"	# timeout: 124 when it stops a session
+. "$D/l1-lib.sh"	# timeout (124 when it stops a session), session_env, dump
 IMG=${2:-$D/image}
-export PATH="$D/bin:/bin:/sbin:/usr/bin"
-export CAPSEM_LIBEXEC_DIR="$D/libexec"
-T=$(mktemp -d /tmp/capsem-agent.XXXXXX) || exit 1
-export CAPSEM_HOME="$T/home"
-export XDG_RUNTIME_DIR="$T/run"
-export CAPSEM_CORP_CONFIG="$T/no-corp.toml"
+session_env capsem-agent
 VMOPTS="--kernel $IMG/vmlinux --initrd $IMG/initrd.img --disk $IMG/rootfs.erofs --mem ${AGENT_MEM:-2048}"
 AS=agent	# the session user (--user)
 # How long one agent may try to reach its API inside the guest.
 AGENT_TIMEOUT=${AGENT_TIMEOUT:-240}
 
-trap '' PIPE
-mkdir -p "$CAPSEM_HOME" "$XDG_RUNTIME_DIR"
-chmod 700 "$CAPSEM_HOME" "$XDG_RUNTIME_DIR"
 cp "$D/user.toml" "$CAPSEM_HOME/user.toml"
-
-dump() {
-	echo "E2E-FILE-BEGIN $1"
-	cat "$2" 2>&1
-	echo
-	echo "E2E-FILE-END $1"
-}
 
 uptime_s() {
 	cut -d' ' -f1 /proc/uptime
@@ -53,6 +38,21 @@ session_id() {
 		sleep 0.2
 	done
 	return 1
+}
+
+# session_end: after a case's session ($name, $P, $ID, $t0): its status,
+# time, output, console log and audit log.
+session_end() {
+	wait $P
+	echo "E2E-RC $name $?"
+	echo "AGENT-TIME $name $t0 $(uptime_s)"
+	dump "$name-out" "$T/$name.out"
+	dump "$name-err" "$T/$name.err"
+	if [ -n "$ID" ]; then
+		dump "$name-console" "$CAPSEM_HOME/sessions/$ID/console.log"
+		dump "$name-audit" "$CAPSEM_HOME/sessions/$ID/audit.jsonl"
+	fi
+	echo "E2E-CASE $name end"
 }
 
 # session NAME SECONDS command...: one session, its output, status, time,
@@ -73,16 +73,7 @@ session() {
 	fi
 	P=$!
 	ID=$(session_id $P)
-	wait $P
-	echo "E2E-RC $name $?"
-	echo "AGENT-TIME $name $t0 $(uptime_s)"
-	dump "$name-out" "$T/$name.out"
-	dump "$name-err" "$T/$name.err"
-	if [ -n "$ID" ]; then
-		dump "$name-console" "$CAPSEM_HOME/sessions/$ID/console.log"
-		dump "$name-audit" "$CAPSEM_HOME/sessions/$ID/audit.jsonl"
-	fi
-	echo "E2E-CASE $name end"
+	session_end
 }
 
 # request_session NAME HOST API-PATH command...: an agent's first requests.
@@ -119,16 +110,7 @@ request_session() {
 		[ "$n" -ge $(((AGENT_TIMEOUT + 100) * 2)) ] && break
 		sleep 0.5
 	done
-	wait $P
-	echo "E2E-RC $name $?"
-	echo "AGENT-TIME $name $t0 $(uptime_s)"
-	dump "$name-out" "$T/$name.out"
-	dump "$name-err" "$T/$name.err"
-	if [ -n "$ID" ]; then
-		dump "$name-console" "$CAPSEM_HOME/sessions/$ID/console.log"
-		dump "$name-audit" "$A"
-	fi
-	echo "E2E-CASE $name end"
+	session_end
 }
 
 # -- the host side: loopback and catchers where an escape would go --------

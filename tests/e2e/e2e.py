@@ -161,31 +161,38 @@ def add_test_image(build, vm):
                 'E2E_CORP=corp-value\nE2E_GIVEN=from-agent-env\n')
 
 
-def build_l1_root(build, root, kdir, gdir):
+def l1_root_base(build, root, kdir, run_script, tools):
+    """The L1 root every session harness needs: busybox, tests/vm's
+    l1-init.sh as /init and l1-lib.sh, run_script as /vm/l1-run.sh, the
+    kvm modules, capsemctl and the four children, and the test tools
+    (build-relative paths) in /vm/bin, each with its libraries."""
     vm = os.path.join(root, 'vm')
     os.makedirs(os.path.join(vm, 'modules'))
     copy_bin('/bin/busybox', root, '/bin/busybox')
     os.symlink('busybox', os.path.join(root, 'bin', 'sh'))
     copy_bin(os.path.join(SRC, 'tests', 'vm', 'l1-init.sh'), root, '/init')
-    copy_bin(os.path.join(HERE, 'l1-run.sh'), root, '/vm/l1-run.sh')
+    copy_bin(run_script, root, '/vm/l1-run.sh')
     copy_bin(os.path.join(SRC, 'tests', 'vm', 'l1-lib.sh'), root,
              '/vm/l1-lib.sh')
     for m in open(os.path.join(kdir, 'modules.order')).read().split():
         shutil.copy(os.path.join(kdir, 'modules', m), os.path.join(vm, 'modules'))
     shutil.copy(os.path.join(kdir, 'modules.order'), vm)
-    bins = [(os.path.join(build, 'cli', 'capsemctl'), '/vm/bin/capsemctl'),
-            (os.path.join(build, 'tests', 'e2e', 'e2e-upstream'),
-             '/vm/bin/e2e-upstream'),
-            (os.path.join(build, 'tests', 'e2e', 'e2e-catcher'),
-             '/vm/bin/e2e-catcher'),
-            (os.path.join(build, 'tests', 'e2e', 'e2e-pty'),
-             '/vm/bin/e2e-pty')]
+    bins = [(os.path.join(build, 'cli', 'capsemctl'), '/vm/bin/capsemctl')]
+    bins += [(os.path.join(build, t), '/vm/bin/' + os.path.basename(t))
+             for t in tools]
     for c in CHILDREN:
         sub = {'capsem-certd': 'certd', 'capsem-policyd': 'policyd',
                'capsem-netproxy': 'netproxy', 'capsem-vmm': 'vmm'}[c]
         bins.append((os.path.join(build, sub, c), '/vm/libexec/' + c))
     for src, dest in bins:
         nested.copy_libs(copy_bin(src, root, dest), root)
+    return vm
+
+
+def build_l1_root(build, root, kdir, gdir):
+    vm = l1_root_base(build, root, kdir, os.path.join(HERE, 'l1-run.sh'),
+                      ['tests/e2e/e2e-upstream', 'tests/e2e/e2e-catcher',
+                       'tests/e2e/e2e-pty'])
     shutil.copy(os.path.join(gdir, 'vmlinux'), os.path.join(vm, 'guest-vmlinux'))
     make_l2_initrd(build, os.path.join(vm, 'l2-initrd.cpio'))
     add_test_image(build, vm)

@@ -9,28 +9,13 @@
 #   E2E-RC <case> <status>                           an exit status
 # Every wait is bounded (timeout, counted polls).
 D=${1:-/vm}
-. "$D/l1-lib.sh"	# timeout: 124 when it stops a session
-export PATH="$D/bin:/bin:/sbin:/usr/bin"
-export CAPSEM_LIBEXEC_DIR="$D/libexec"
-T=$(mktemp -d /tmp/capsem-e2e.XXXXXX) || exit 1
-export CAPSEM_HOME="$T/home"
-export XDG_RUNTIME_DIR="$T/run"
-export CAPSEM_CORP_CONFIG="$T/no-corp.toml"
+. "$D/l1-lib.sh"	# timeout (124 when it stops a session), session_env, dump
+session_env capsem-e2e
 K="$D/guest-vmlinux"
 I="$D/l2-initrd.cpio"
 VMOPTS="--kernel $K --initrd $I --mem ${E2E_MEM:-256} --cpus 1"
 
-trap '' PIPE	# a session that died early must not end the run
-mkdir -p "$CAPSEM_HOME" "$XDG_RUNTIME_DIR"
-chmod 700 "$CAPSEM_HOME" "$XDG_RUNTIME_DIR"
 sed "s|@PKI@|$D/pki|" "$D/user.toml" >"$CAPSEM_HOME/user.toml"
-
-dump() {
-	echo "E2E-FILE-BEGIN $1"
-	cat "$2" 2>&1
-	echo
-	echo "E2E-FILE-END $1"
-}
 
 # wait_for PATTERN FILE SECONDS PID: until PATTERN is in FILE; 1 if PID
 # ended or the time ran out first.
