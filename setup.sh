@@ -1,8 +1,8 @@
 #!/bin/sh
 # setup.sh: take a fresh Debian 12 machine to a built capsem.
-#   sudo ./setup.sh start [agent]   install deps, build, install, capsemctl start
-#   sudo ./setup.sh test            install deps, build, run every test suite
-#   ./setup.sh deps | build         the steps alone
+#   ./setup.sh start [agent]   (as root) install deps, build, install, start
+#   ./setup.sh test            (as root) install deps, build, run every suite
+#   ./setup.sh deps | build    the steps alone
 set -eu
 cd "$(dirname "$0")"
 
