@@ -32,7 +32,6 @@ Prints one "PASS name" / "FAIL name: why" line per check, then
 "N passed, N failed"; exit status 0 only if nothing failed, 77 (skip) if
 there is no built image.
 """
-import argparse
 import base64
 import json
 import os
@@ -148,15 +147,7 @@ def run_l1(build, kdir, img, man, rootfs, timeout, logpath, direct, compare_vmm=
             shutil.copytree(os.path.join(root, 'vm', 'libexec'), cmp_dir)
             shutil.copy(compare_vmm, os.path.join(cmp_dir, 'capsem-vmm'))
         if direct:
-            with open(logpath, 'wb') as out:
-                try:
-                    subprocess.run(['unshare', '--net', '--pid', '--fork',
-                                    '--mount-proc', 'sh',
-                                    os.path.join(root, 'vm', 'l1-run.sh'),
-                                    os.path.join(root, 'vm'), img], stdout=out,
-                                   stderr=subprocess.STDOUT, timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    log('run timed out after %d s' % timeout)
+            e2e.run_direct(root, [img], timeout, logpath)
             return None
         initrd = os.path.join(work, 'l1.cpio')
         nested.make_cpio(root, initrd)
@@ -302,30 +293,20 @@ def report(text):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--build-dir', required=True)
-    ap.add_argument('--timeout', type=int, default=2400)
-    ap.add_argument('--log', default=None)
-    ap.add_argument('--nested', action='store_true', help='use L1 even with /dev/kvm')
+    ap = nested.harness_args(2400)
     ap.add_argument('--check-only', action='store_true',
                     help='only check an existing --log')
     ap.add_argument('--compare-vmm', default=None,
                     help='a second capsem-vmm: also boot the guest CPU probe with it')
     args = ap.parse_args()
     build = os.path.abspath(args.build_dir)
-    logpath = args.log or os.path.join(build, 'tests', 'agent-image', 'agent-image-run.log')
-    os.makedirs(os.path.dirname(logpath), exist_ok=True)
+    logpath = nested.harness_log(args, 'tests', 'agent-image',
+                                 'agent-image-run.log')
     img = image_dir()
     man, rootfs = load_image(img)
     log('image %s: %s' % (img, man.get('pins', '')))
     if not args.check_only:
-        missing = [p for p in ('/bin/busybox',) if not os.path.exists(p)]
-        missing += [p for p in ('cpio', 'qemu-system-x86_64')
-                    if shutil.which(p) is None]
-        if missing:
-            print('FAIL harness: missing %s' % ' '.join(missing))
-            print('0 passed, 1 failed')
-            sys.exit(1)
+        nested.require_tools(('/bin/busybox',), ('cpio', 'qemu-system-x86_64'))
         kdir, ver = nested.debian_kernel()
         direct = os.path.exists('/dev/kvm') and not args.nested
         log('direct KVM' if direct else 'nested under Debian kernel ' + ver)

@@ -18,7 +18,6 @@ escaping guest would go (203.0.113.7, 8.8.8.8 on L1's loopback).
 Prints one "PASS name" / "FAIL name: why" line per check, then
 "N passed, N failed"; exit status 0 only if nothing failed.
 """
-import argparse
 import json
 import os
 import re
@@ -203,24 +202,29 @@ def build_l1_root(build, root, kdir, gdir):
         f.write('# e2e payload\n')
 
 
+def run_direct(root, args, timeout, logpath):
+    """With /dev/kvm: root's vm/l1-run.sh (args after its payload dir) on
+    this host, in its own network namespace (the run adds addresses to lo)
+    and pid namespace (it counts its processes)."""
+    with open(logpath, 'wb') as out:
+        try:
+            subprocess.run(['unshare', '--net', '--pid', '--fork',
+                            '--mount-proc', 'sh',
+                            os.path.join(root, 'vm', 'l1-run.sh'),
+                            os.path.join(root, 'vm')] + args, stdout=out,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log('run timed out after %d s' % timeout)
+
+
 def run_l1(build, kdir, gdir, timeout, logpath, direct):
     work = tempfile.mkdtemp(prefix='capsem-e2e-')
     try:
         root = os.path.join(work, 'root')
         build_l1_root(build, root, kdir, gdir)
         if direct:
-            with open(logpath, 'wb') as out:
-                try:
-                    # its own network namespace (the run adds addresses to
-                    # lo) and pid namespace (it counts its processes)
-                    subprocess.run(['unshare', '--net', '--pid', '--fork',
-                                    '--mount-proc', 'sh',
-                                    os.path.join(root, 'vm', 'l1-run.sh'),
-                                    os.path.join(root, 'vm')], stdout=out,
-                                   stderr=subprocess.STDOUT, timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    log('run timed out after %d s' % timeout)
-            return
+            run_direct(root, [], timeout, logpath)
+            return None
         initrd = os.path.join(work, 'l1.cpio')
         nested.make_cpio(root, initrd)
         return nested.boot_l1(kdir, initrd, logpath, timeout)
@@ -637,26 +641,15 @@ def check(text):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--build-dir', required=True)
-    ap.add_argument('--timeout', type=int, default=600)
-    ap.add_argument('--log', default=None)
-    ap.add_argument('--nested', action='store_true', help='use L1 even with /dev/kvm')
+    ap = nested.harness_args(600)
     ap.add_argument('--check-only', action='store_true',
                     help='only check an existing --log')
     args = ap.parse_args()
     build = os.path.abspath(args.build_dir)
-    logpath = args.log or os.path.join(build, 'tests', 'e2e', 'e2e-run.log')
-    os.makedirs(os.path.dirname(logpath), exist_ok=True)
+    logpath = nested.harness_log(args, 'tests', 'e2e', 'e2e-run.log')
     if not args.check_only:
-        missing = [p for p in ('/usr/bin/curl', '/usr/sbin/nft', '/bin/busybox')
-                   if not os.path.exists(p)]
-        missing += [p for p in ('openssl', 'cpio', 'qemu-system-x86_64')
-                    if shutil.which(p) is None]
-        if missing:
-            print('FAIL harness: missing %s' % ' '.join(missing))
-            print('0 passed, 1 failed')
-            sys.exit(1)
+        nested.require_tools(('/usr/bin/curl', '/usr/sbin/nft', '/bin/busybox'),
+                             ('openssl', 'cpio', 'qemu-system-x86_64'))
         gdir = nested.guest_kernel()
         if gdir is None:
             print('FAIL harness: guest kernel (guest/kernel/build.sh) not built')

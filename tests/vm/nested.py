@@ -260,6 +260,34 @@ def run_l1_watched(cmd, logpath, timeout, stall):
     return why
 
 
+def harness_args(timeout):
+    """The options every nested harness takes (add its own, then
+    parse_args); `timeout` is the L1 run's default limit in seconds."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--build-dir', required=True)
+    ap.add_argument('--timeout', type=int, default=timeout)
+    ap.add_argument('--log', default=None)
+    ap.add_argument('--nested', action='store_true', help='use L1 even with /dev/kvm')
+    return ap
+
+
+def harness_log(args, *where):
+    """The run's log: --log, or <build>/<where...>; its directory made."""
+    logpath = args.log or os.path.join(os.path.abspath(args.build_dir), *where)
+    os.makedirs(os.path.dirname(logpath), exist_ok=True)
+    return logpath
+
+
+def require_tools(files, programs):
+    """One FAIL line and exit 1 if a file or a program on PATH is missing."""
+    missing = [p for p in files if not os.path.exists(p)]
+    missing += [p for p in programs if shutil.which(p) is None]
+    if missing:
+        print('FAIL harness: missing %s' % ' '.join(missing))
+        print('0 passed, 1 failed')
+        sys.exit(1)
+
+
 def report_and_exit(results, logpath):
     """One PASS/FAIL line per (name, ok, why), the totals; exit 1 if any
     failed."""
@@ -452,11 +480,7 @@ def check(text, digest, have_guest):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--build-dir', required=True)
-    ap.add_argument('--timeout', type=int, default=400)
-    ap.add_argument('--log', default=None)
-    ap.add_argument('--nested', action='store_true', help='use L1 even with /dev/kvm')
+    ap = harness_args(400)
     ap.add_argument('--l1-script', help='run this instead of l1-run.sh')
     ap.add_argument('--with-qemu', action='store_true', help='pack qemu into L1')
     ap.add_argument('--report', help='print log lines with this prefix, no checks')
@@ -466,8 +490,7 @@ def main():
         L1_SCRIPT = os.path.abspath(args.l1_script)
     WITH_QEMU = args.with_qemu
     build = os.path.abspath(args.build_dir)
-    logpath = args.log or os.path.join(build, 'tests', 'vm', 'vm-run.log')
-    os.makedirs(os.path.dirname(logpath), exist_ok=True)
+    logpath = harness_log(args, 'tests', 'vm', 'vm-run.log')
     kdir, ver = debian_kernel()
     gdir = guest_kernel()
     log('Debian kernel %s; guest kernel %s' % (ver, gdir or 'none'))
