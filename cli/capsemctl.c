@@ -19,7 +19,9 @@
 #include "capsem_config.h"
 #include "agent.h"
 #include "capsemctl.h"
+#include "cmd_doctor.h"
 #include "cmd_image.h"
+#include "hostprobe.h"
 #include "control.h"
 #include "log.h"
 #include "msg.h"
@@ -62,6 +64,8 @@ static const struct command {
 	    "put this terminal on a session's console (Ctrl-] detaches)" },
 	{ "stop", cmd_stop, "stop id", "stop a session" },
 	{ "reload", cmd_reload, "reload id", "reload a session's policy" },
+	{ "doctor", cmd_doctor, CMD_DOCTOR_USAGE,
+	    "check that this host can run a session, and what to fix" },
 	CAPSEMCTL_EXTRA_COMMANDS
 	{ "version", cmd_version, "version", "print the version" },
 	{ "help", cmd_help, "help", "print this list" },
@@ -215,6 +219,27 @@ start_image_open(const char *image, const char *agent, struct start_image *im)
 	return 0;
 }
 
+/*
+ * Before anything is spawned or made: can this host run our guest?  If
+ * not, one line of what was found and what would fix it, and -1.
+ */
+static int
+start_host_can_run(void)
+{
+	struct host_probe hp;
+	char	 found[256], verdict[512];
+
+	host_probe(NULL, &hp);
+	if (host_probe_can_run(&hp))
+		return 0;
+	host_probe_found(&hp, found, sizeof(found));
+	host_probe_verdict(&hp, verdict, sizeof(verdict));
+	fprintf(stderr, "capsemctl: start: this host cannot run the VM: %s "
+	    "(found: %s; `capsemctl doctor` checks everything)\n", verdict,
+	    found);
+	return -1;
+}
+
 static int
 cmd_start(int argc, char *argv[])
 {
@@ -332,6 +357,8 @@ cmd_start(int argc, char *argv[])
 			    "--initrd (the image's, with capsem-init)\n");
 			return 2;
 		}
+		if (start_host_can_run() == -1)
+			return 1;
 		opts.vm.argv = argv;
 		opts.vm.argc = argc;
 		return session_run(&opts);
@@ -350,12 +377,8 @@ cmd_start(int argc, char *argv[])
 		return 2;
 	}
 	/* Say what is missing before minutes of image building. */
-	if (access("/dev/kvm", R_OK | W_OK) == -1) {
-		fprintf(stderr, "capsemctl: /dev/kvm: %s: capsem needs KVM.  "
-		    "On a machine without it, see README, \"No /dev/kvm\" "
-		    "(nested KVM under qemu).\n", strerror(errno));
+	if (start_host_can_run() == -1)
 		return 1;
-	}
 	if (!dashdash)
 		opts.agent = agent_find(argv[0]) != NULL ? argv[0] : NULL;
 	if ((r = start_image_open(image != NULL ? image : "default",

@@ -570,14 +570,25 @@ image_manifest_string(const char *dir, const char *path, char *out,
 /* ------------------------------------------------------------------------ */
 /* image build                                                              */
 
+/* The build script's path; -1 (errno set) if too long or not runnable. */
 static int
-script_path(char *buf, size_t len)
+script_find(char *buf, size_t len)
 {
 	const char *dir = getenv("CAPSEM_DATA_DIR");
 
 	if (dir == NULL || dir[0] == '\0')
 		dir = CAPSEM_DATADIR;
 	if (path_join(buf, len, dir, IMAGE_SCRIPT) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return access(buf, X_OK);
+}
+
+static int
+script_path(char *buf, size_t len)
+{
+	if (script_find(buf, len) == -1 && errno == ENAMETOOLONG) {
 		fprintf(stderr, "capsemctl: CAPSEM_DATA_DIR path too long\n");
 		return -1;
 	}
@@ -587,6 +598,50 @@ script_path(char *buf, size_t len)
 		    strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+int
+image_current_pins(char *buf, size_t len)
+{
+	char	 script[PATH_MAX];
+	size_t	 got = 0;
+	ssize_t	 n;
+	int	 p[2], status, devnull;
+	pid_t	 pid;
+
+	if (len == 0 || script_find(script, sizeof(script)) == -1)
+		return -1;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	switch (pid = fork()) {
+	case -1:
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	case 0:
+		if (dup2(p[1], STDOUT_FILENO) == -1)
+			_exit(127);
+		if ((devnull = open("/dev/null", O_WRONLY)) != -1)
+			(void)dup2(devnull, STDERR_FILENO);
+		execl(script, script, "-P", (char *)NULL);
+		_exit(127);
+	default:
+		break;
+	}
+	close(p[1]);
+	while (got < len - 1 && ((n = read(p[0], buf + got, len - 1 - got)) > 0 ||
+	    (n == -1 && errno == EINTR)))
+		if (n > 0)
+			got += (size_t)n;
+	close(p[0]);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	buf[got] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || buf[0] == '\0')
+		return -1;
 	return 0;
 }
 

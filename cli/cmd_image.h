@@ -43,6 +43,12 @@ int	image_manifest_string(const char *dir, const char *path, char *out,
 int	image_build(const char *name, int force, int verbose);
 
 /*
+ * The pins an image built now would record (the build script's -P), into
+ * buf: 0, or -1 if the script cannot be found or run (nothing printed).
+ */
+int	image_current_pins(char *buf, size_t len);
+
+/*
  * JSON lookups on a manifest in memory (exported for a fuzz target).
  * A path is member names separated by '/' ("files/rootfs.erofs/size").
  * json_valid: 1 if buf holds exactly one JSON value (and white space),

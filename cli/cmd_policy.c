@@ -99,36 +99,50 @@ load_config(const char *path, struct config *cfg, char *err, size_t errlen)
 	return rc == 0 ? 1 : -1;
 }
 
-/* The merged policy of the user's files; NULL after printing an error. */
-static struct policy *
-load_policy(const char *agent)
+struct policy *
+policy_load_files(const char *agent, int *have_user, int *have_corp,
+    char *err, size_t errlen)
 {
 	struct config user, corp;
 	struct policy *p = NULL;
-	char	 upath[4096], cpath[4096], err[CONFIG_ERR_MAX];
+	char	 upath[4096], cpath[4096];
 	int	 urc, crc = 0;
 
+	*have_user = *have_corp = 0;
 	if (capsem_config_paths(upath, sizeof(upath), cpath, sizeof(cpath)) ==
 	    -1) {
-		fprintf(stderr, "capsemctl: policy file paths: %s\n",
-		    strerror(errno));
+		snprintf(err, errlen, "policy file paths: %s", strerror(errno));
 		return NULL;
 	}
 	config_init(&user);
 	config_init(&corp);
-	if ((urc = load_config(upath, &user, err, sizeof(err))) == -1 ||
-	    (crc = load_config(cpath, &corp, err, sizeof(err))) == -1)
+	if ((urc = load_config(upath, &user, err, errlen)) == -1 ||
+	    (crc = load_config(cpath, &corp, err, errlen)) == -1)
 		goto out;
+	*have_user = urc == 1;
+	*have_corp = crc == 1;
 	if (urc == 0 && policy_builtin_default(agent, &user) == -1) {
-		snprintf(err, sizeof(err), "out of memory");
+		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	p = policy_build(&user, crc == 1 ? &corp : NULL, err, sizeof(err));
+	p = policy_build(&user, crc == 1 ? &corp : NULL, err, errlen);
 out:
-	if (p == NULL)
-		fprintf(stderr, "capsemctl: policy: %s\n", err);
 	config_free(&user);
 	config_free(&corp);
+	return p;
+}
+
+/* The merged policy of the user's files; NULL after printing an error. */
+static struct policy *
+load_policy(const char *agent)
+{
+	struct policy *p;
+	char	 err[CONFIG_ERR_MAX];
+	int	 have_user, have_corp;
+
+	if ((p = policy_load_files(agent, &have_user, &have_corp, err,
+	    sizeof(err))) == NULL)
+		fprintf(stderr, "capsemctl: policy: %s\n", err);
 	return p;
 }
 

@@ -39,6 +39,7 @@
 #include "cmd_ca.h"
 #include "config.h"
 #include "home.h"
+#include "hostprobe.h"
 #include "log.h"
 #include "msg.h"
 #include "policy.h"
@@ -161,7 +162,7 @@ struct session {
 	bool		 reason_provisional;
 	bool		 stopping;
 	int		 exit_code;
-	char		 reason[256];
+	char		 reason[384];
 	uint64_t	 ready_timer;
 	uint64_t	 grace_timer;
 };
@@ -331,6 +332,23 @@ parent_on_policy_result(void *ctx, struct imsg *imsg)
 	ctl_reload_done(s, res.ok, res.ok ? "policy reloaded" : res.error);
 }
 
+/*
+ * KVM itself failed the guest: say how this host looks to the probe that
+ * let the session start, so the next unknown host explains itself.
+ */
+static void
+log_kvm_host_view(void)
+{
+	struct host_probe hp;
+	char	 found[256], verdict[512];
+
+	host_probe(NULL, &hp);
+	host_probe_found(&hp, found, sizeof(found));
+	host_probe_verdict(&hp, verdict, sizeof(verdict));
+	log_warnx("KVM failed the guest; the host as probed: %s; %s "
+	    "(`capsemctl doctor` checks the rest)", found, verdict);
+}
+
 static void
 parent_on_vm_event(void *ctx, struct imsg *imsg)
 {
@@ -348,6 +366,8 @@ parent_on_vm_event(void *ctx, struct imsg *imsg)
 		term_winsize(c->s);	/* again, now that hvc0 is open */
 		break;
 	case VM_EVENT_EXIT:
+		if (ev.kvm_error)
+			log_kvm_host_view();
 		/* The session's status is the guest command's. */
 		if (!c->s->stopping)
 			c->s->reason_provisional = true;

@@ -193,7 +193,9 @@ enum msg_vm_event_kind { VM_EVENT_READY = 1, VM_EVENT_EXIT = 2 };
 struct msg_vm_event {
 	uint32_t	 kind;
 	int32_t		 status;
-	char		 reason[128];
+	uint32_t	 kvm_error;	/* EXIT: KVM itself failed (the host's fault) */
+	uint32_t	 pad;
+	char		 reason[256];
 };
 
 /*
@@ -249,7 +251,7 @@ struct msg_winsize {
 struct msg_ctl_ended {
 	int32_t		 code;
 	uint32_t	 pad;
-	char		 reason[256];
+	char		 reason[384];
 };
 
 struct msg_ctl_result {

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kvm_exit.h"
 #include "log.h"
 #include "vm.h"
 
@@ -475,6 +476,23 @@ handle_mmio(struct vcpu *v)
 		memset(run->mmio.data, 0xff, len);
 }
 
+/* KVM could not run the vCPU: say exactly what it returned. */
+static void
+vcpu_kvm_failed(struct vcpu *v)
+{
+	struct kvm_regs	 regs;
+	char		 what[VM_REASON_MAX];
+	uint64_t	 rip = 0;
+	int		 have_regs;
+
+	if ((have_regs = ioctl(v->fd, KVM_GET_REGS, &regs) == 0))
+		rip = regs.rip;
+	kvm_exit_describe(v->id, v->run, have_regs ? &rip : NULL, what,
+	    sizeof(what));
+	log_warnx("%s", what);
+	vm_end(v->vm, VM_END_KVM, "%s", what);
+}
+
 static void *
 vcpu_main(void *arg)
 {
@@ -486,7 +504,7 @@ vcpu_main(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			vm_end(vm, VM_END_ERROR, "vCPU %u: KVM_RUN: %s", v->id,
+			vm_end(vm, VM_END_KVM, "vCPU %u: KVM_RUN: %s", v->id,
 			    strerror(errno));
 			break;
 		}
@@ -507,13 +525,8 @@ vcpu_main(void *arg)
 			vm_end(vm, VM_END_ERROR, "vCPU %u halted", v->id);
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
-			vm_end(vm, VM_END_ERROR, "vCPU %u: VM entry failed, "
-			    "hardware reason 0x%llx", v->id, (unsigned long long)
-			    run->fail_entry.hardware_entry_failure_reason);
-			break;
 		case KVM_EXIT_INTERNAL_ERROR:
-			vm_end(vm, VM_END_ERROR, "vCPU %u: KVM internal error, "
-			    "suberror %u", v->id, run->internal.suberror);
+			vcpu_kvm_failed(v);
 			break;
 		case KVM_EXIT_SYSTEM_EVENT:
 			if (run->system_event.type == KVM_SYSTEM_EVENT_CRASH)

@@ -17,14 +17,16 @@
 
 #define VM_MAX_VCPUS	16
 #define VM_MAX_DEVS	8
-#define VM_REASON_MAX	128
+#define VM_REASON_MAX	256
 
 /* How the guest ended (exit status of the vmm). */
 enum vm_end {
 	VM_END_NONE = 0,
 	VM_END_RESET,		/* guest reboot/poweroff: status 0 */
 	VM_END_PANIC,		/* guest kernel panic: status 1 */
-	VM_END_ERROR,		/* triple fault, KVM error, unknown exit: 1 */
+	VM_END_ERROR,		/* triple fault, guest halt, unknown exit: 1 */
+	VM_END_KVM,		/* KVM could not run the vCPU (internal error,
+				 * failed entry, KVM_RUN error): 1 */
 	VM_END_HOST,		/* stopped by the host (parent, signal) */
 };
 

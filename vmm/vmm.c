@@ -155,6 +155,7 @@ vmm_finish(struct vmm *v)
 		memset(&ev, 0, sizeof(ev));
 		ev.kind = VM_EVENT_EXIT;
 		ev.status = status;
+		ev.kvm_error = v->vm.end == VM_END_KVM;
 		if (v->vm.end == VM_END_RESET && v->guest_error[0] != '\0')
 			snprintf(ev.reason, sizeof(ev.reason), "guest: %.*s",
 			    (int)sizeof(ev.reason) - 8, v->guest_error);

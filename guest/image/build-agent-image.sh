@@ -2,6 +2,7 @@
 # Build a capsem agent image: Debian 12 with Node and the coding agents.
 #
 #   guest/image/build-agent-image.sh [-f] [-k] [-v] [-g GUESTDIR] [NAME]
+#   guest/image/build-agent-image.sh -P     print the pins and exit
 #
 # NAME (default "default"): the image lands in $CAPSEM_HOME/images/NAME/
 # (CAPSEM_HOME defaults to ~/.capsem; under sudo, to the invoking user's):
@@ -27,6 +28,8 @@
 #   -f          rebuild even if the image is complete
 #   -k          keep the unpacked root tree after packing (for inspection)
 #   -v          show each step's output
+#   -P          print the pins an image built now records (manifest.json
+#               "pins"), nothing else; `capsemctl doctor` compares them
 #   -g GUESTDIR directory with capsem-init, capsem-relay, capsem-dns
 #               (default $CAPSEM_GUEST_DIR; capsemctl image build passes
 #               the installed libexec/capsem/guest)
@@ -80,16 +83,18 @@ img_here=$(cd "$(dirname "$0")" && pwd)
 . "$img_here/lib.sh"
 
 usage() {
-	echo "usage: $img_prog [-f] [-k] [-v] [-g GUESTDIR] [NAME]" >&2
+	echo "usage: $img_prog [-f] [-k] [-v] [-g GUESTDIR] [NAME] | -P" >&2
 	exit 2
 }
 
 force=0
 keep=0
 verbose=0
+print_pins=0
 guest_dir=${CAPSEM_GUEST_DIR:-}
-while getopts fkvg: opt; do
+while getopts fkvg:P opt; do
 	case $opt in
+	P) print_pins=1 ;;
 	f) force=1 ;;
 	k) keep=1 ;;
 	v) verbose=1 ;;
@@ -104,6 +109,17 @@ case $name in
 '' | .* | *[!A-Za-z0-9._-]*) img_die "bad image name \"$name\": use A-Z a-z 0-9 . _ - (not starting with .)" ;;
 esac
 [ ${#name} -le 64 ] || img_die "image name longer than 64 bytes"
+
+# The pins as one string: the image is up to date when its manifest has it.
+# A change of versions or packages starts the build over; a change of the
+# scripts only redoes the steps from the settings on.
+version_pins="debian=$DEBIAN_SUITE node=$NODE_VERSION claude=$CLAUDE_VERSION gemini=$GEMINI_VERSION codex=$CODEX_VERSION packages=$DEBIAN_PACKAGES"
+script_hash=$(cat "$0" "$img_here/lib.sh" | sha256sum | cut -c1-16)
+pins="$version_pins script=$script_hash"
+if [ "$print_pins" = 1 ]; then
+	printf '%s\n' "$pins"
+	exit 0
+fi
 
 [ "$(id -u)" = 0 ] || img_die "needs root (debootstrap, chroot): run it with sudo"
 
@@ -134,12 +150,6 @@ done
 img_need debootstrap debootstrap npm npm mkfs.erofs erofs-utils cpio cpio \
 	gzip gzip readelf binutils chroot coreutils mount mount
 
-# The pins as one string: the image is up to date when its manifest has it.
-# A change of versions or packages starts the build over; a change of the
-# scripts only redoes the steps from the settings on.
-version_pins="debian=$DEBIAN_SUITE node=$NODE_VERSION claude=$CLAUDE_VERSION gemini=$GEMINI_VERSION codex=$CODEX_VERSION packages=$DEBIAN_PACKAGES"
-script_hash=$(cat "$0" "$img_here/lib.sh" | sha256sum | cut -c1-16)
-pins="$version_pins script=$script_hash"
 
 # --- manifest.json ------------------------------------------------------------
 # From what the build left in $work (kept after it): the versions the agents
