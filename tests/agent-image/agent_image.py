@@ -15,7 +15,8 @@ with the real capsemctl, certd, policyd, netproxy and vmm:
 3. nothing else gets out: raw-IP connections and UDP fail and never reach
    the catchers listening on those addresses.
 
-Where /dev/kvm exists the sessions run directly.  Elsewhere they run in
+Where the host probe (nested.choose_direct) says this host can run the
+guest, the sessions run directly.  Elsewhere they run in
 the nested L1 guest of tests/vm/nested.py (qemu TCG, -cpu EPYC, kvm_amd),
 with the image packed into L1's initramfs (a second cpio appended, so the
 775 MB root file system is not copied on this side) and -m 5G (L1 keeps
@@ -308,7 +309,7 @@ def main():
     if not args.check_only:
         nested.require_tools(('/bin/busybox',), ('cpio', 'qemu-system-x86_64'))
         kdir, ver = nested.debian_kernel()
-        direct = os.path.exists('/dev/kvm') and not args.nested
+        direct = nested.choose_direct(args)
         log('direct KVM' if direct else 'nested under Debian kernel ' + ver)
         # an L1 run is ~5 min here: one retry at most
         nested.run_attempts(lambda: run_l1(

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """End-to-end VM tests of the whole product.
 
-The full session runs where /dev/kvm is: inside the nested-KVM L1 guest of
-tests/vm/nested.py (qemu TCG, kvm_amd) when this machine has none.  There,
+The full session runs directly where the host probe says this host's KVM
+can run the guest (nested.choose_direct), else inside the nested-KVM L1
+guest of tests/vm/nested.py (qemu TCG, kvm_amd).  There,
 `capsemctl start --kernel K --initrd I -- command` starts capsem-certd,
 capsem-policyd, capsem-netproxy and capsem-vmm (dynamically linked; their
 libraries and the loader are packed into L1), with CAPSEM_HOME and
@@ -656,7 +657,7 @@ def main():
             print('0 passed, 1 failed')
             sys.exit(1)
         kdir, ver = nested.debian_kernel()
-        direct = os.path.exists('/dev/kvm') and not args.nested
+        direct = nested.choose_direct(args)
         log('guest kernel %s; %s' % (gdir, 'direct KVM' if direct else
                                      'nested under Debian kernel ' + ver))
         # L1 stuck, or a guest that hangs until its session's timeout

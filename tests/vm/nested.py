@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """VM test runner for capsem-vmm.
 
-Where /dev/kvm exists the checks (l1-run.sh) run directly.  Elsewhere a
+Where the host probe (`capsemctl doctor --json`, the probe `capsemctl
+start` uses) says this host's KVM can run our guest, the checks
+(l1-run.sh) run directly; --direct / --nested force a path.  Elsewhere a
 first-level guest (L1) boots Debian's stock kernel under
 `qemu-system-x86_64 -accel tcg -cpu EPYC -smp 2 -m 3G`, loads kvm_amd
 (nested SVM works under TCG) and runs the same checks there; the results
@@ -19,6 +21,7 @@ Prints one "PASS name" / "FAIL name: why" line per check, then
 import argparse
 import glob
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -267,8 +270,40 @@ def harness_args(timeout):
     ap.add_argument('--build-dir', required=True)
     ap.add_argument('--timeout', type=int, default=timeout)
     ap.add_argument('--log', default=None)
-    ap.add_argument('--nested', action='store_true', help='use L1 even with /dev/kvm')
+    path = ap.add_mutually_exclusive_group()
+    path.add_argument('--nested', action='store_true',
+                      help='run in L1 under qemu TCG whatever the host probe says')
+    path.add_argument('--direct', action='store_true',
+                      help='run on this host\'s /dev/kvm whatever the probe says')
     return ap
+
+
+def choose_direct(args):
+    """True to run directly on /dev/kvm, False for nested TCG; the host
+    probe decides (capsemctl doctor --json, the one `capsemctl start`
+    uses) unless --nested or --direct say.  Prints the path and why."""
+    if args.nested or args.direct:
+        direct, why = args.direct, 'forced by --%s' % (
+            'direct' if args.direct else 'nested')
+    else:
+        ctl = os.path.join(os.path.abspath(args.build_dir), 'cli', 'capsemctl')
+        with tempfile.TemporaryDirectory(prefix='capsem-probe-') as home:
+            p = subprocess.run([ctl, 'doctor', '--json'], capture_output=True,
+                               text=True, timeout=120,
+                               env=dict(os.environ, CAPSEM_HOME=home))
+        try:
+            kvm = json.loads(p.stdout)['kvm']
+        except (ValueError, KeyError) as e:
+            print('FAIL harness: host probe (capsemctl doctor --json): %s: %s'
+                  % (e, (p.stdout + p.stderr).strip()[-300:]))
+            print('0 passed, 1 failed')
+            sys.exit(1)
+        direct = bool(kvm['can_run'])
+        why = 'host probe: %s (%s)' % (kvm['kind'], kvm['found'])
+    print('harness: path %s, %s' % ('direct KVM' if direct else
+                                    'nested KVM under qemu TCG', why),
+          flush=True)
+    return direct
 
 
 def harness_log(args, *where):
@@ -494,7 +529,7 @@ def main():
     kdir, ver = debian_kernel()
     gdir = guest_kernel()
     log('Debian kernel %s; guest kernel %s' % (ver, gdir or 'none'))
-    if os.path.exists('/dev/kvm') and not args.nested:
+    if choose_direct(args):
         digest = run_direct(build, kdir, gdir, logpath)
     else:
         out = {}

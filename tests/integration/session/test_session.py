@@ -308,18 +308,6 @@ class SessionTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertRegex(r.stderr, r"user\.toml:2: ")
 
-    def test_vm_needs_kvm(self):
-        if os.path.exists("/dev/kvm"):
-            self.skipTest("this machine has /dev/kvm: the vm suite covers it")
-        r = subprocess.run([CAPSEMCTL, "start", "--kernel", "/nonexistent",
-                            "--initrd", "/nonexistent", "--", "true"],
-                           capture_output=True, text=True, timeout=30,
-                           env=dict(os.environ, CAPSEM_HOME=os.path.join(
-                               self.tmpdir.name, "home")))
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("/dev/kvm", r.stderr)
-        self.assertIn("nested KVM", r.stderr)
-
     def test_named_session(self):
         s = Session(self.tmpdir.name, args=("-n", "my-task.1"))
         self.sessions.append(s)
@@ -358,14 +346,7 @@ class SessionTest(unittest.TestCase):
                            env=env, capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("go with --kernel", r.stderr)
-        if not os.path.exists("/dev/kvm"):
-            # said at once, before any image is built
-            r = subprocess.run([CAPSEMCTL, "start", "claude"], env=env,
-                               capture_output=True, text=True, timeout=10)
-            self.assertEqual(r.returncode, 1)
-            self.assertIn("/dev/kvm", r.stderr)
-            self.assertFalse(os.path.exists(os.path.join(
-                env["CAPSEM_HOME"], "images")))
+        # a host that cannot run the VM: tests/integration/hostprobe
 
     def test_start_usage_errors(self):
         r = subprocess.run([CAPSEMCTL, "start", "--bogus"], capture_output=True,
