@@ -17,6 +17,15 @@ PACKAGES="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   qemu-system-x86 linux-source-6.1 bc bison flex libelf-dev libssl-dev
   rsync erofs-utils build-essential gzip binutils ca-certificates"
 
+# What `capsemctl image build` runs (guest/image/*.sh check for them with
+# img_need), as PROGRAM:PACKAGE.  A program already on PATH is left alone
+# (npm often comes with a Node that is not Debian's); otherwise its Debian
+# package is installed.  tests/unit/setup keeps this list and the scripts'
+# img_need lines the same.
+IMAGE_PROGRAMS="debootstrap:debootstrap npm:npm mkfs.erofs:erofs-utils
+  cpio:cpio gzip:gzip readelf:binutils chroot:coreutils mount:mount
+  sha256sum:coreutils"
+
 deps() {
 	# The package lists also serve the vm suite's `apt-get download`.
 	if [ "$(id -u)" -eq 0 ]; then
@@ -26,6 +35,10 @@ deps() {
 	for p in $PACKAGES; do
 		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
 		    grep -q "install ok installed" || missing="$missing $p"
+	done
+	for pp in $IMAGE_PROGRAMS; do
+		command -v "${pp%%:*}" >/dev/null 2>&1 ||
+		    missing="$missing ${pp#*:}"
 	done
 	[ -z "$missing" ] && return 0
 	if [ "$(id -u)" -ne 0 ]; then

@@ -405,6 +405,23 @@ def check(text):
            miss.strip().count('\n') == 0, 'status %s: %s' % (
                rc_of(text, 'image-missing'), miss.strip()[-300:]))
 
+    # 1b''. capsemctl doctor passes where sessions run
+    doc = f.get('doctor', '')
+    expect('doctor: every check ok where a session runs (exit 0, no FAIL)',
+           rc_of(text, 'doctor') == 0 and 'can start here' in doc and
+           not re.search(r'^(FAIL|WARN) ', doc, re.M), doc[-600:])
+    expect('doctor: the kvm line names hardware KVM',
+           re.search(r'^ok +kvm +hardware KVM \(kvm_(amd|intel)\)', doc, re.M),
+           doc[:300])
+    try:
+        dj = json.loads(f.get('doctor-json', ''))
+    except ValueError:
+        dj = {}
+    expect('doctor --json: ok, kvm kind hardware, can_run',
+           dj.get('ok') is True and dj.get('kvm', {}).get('kind') == 'hardware'
+           and dj['kvm'].get('can_run') is True,
+           f.get('doctor-json', '')[:300])
+
     # 1b'. start -d: in the background, ends by itself, logs kept
     did = re.search(r'^E2E-SESSION detach (\S+)$', text, re.M)
     expect('detach: `start -d` prints the id and returns 0',

@@ -221,6 +221,16 @@ echo "E2E-RC detach-gone $(( ! $? ))"
 capsemctl logs "$ID" >$T/d.logs 2>&1
 echo "E2E-RC detach-logs $?"
 dump detach-logs $T/d.logs
+# capsemctl doctor where a session runs: with the image as the default,
+# every check passes (the probe sees kvm_amd and svm here)
+mkdir -p "$CAPSEM_HOME/images"
+ln -sfn "$IMG" "$CAPSEM_HOME/images/default"
+ANTHROPIC_API_KEY=e2e-doctor-key timeout 60 capsemctl doctor >$T/doc.out 2>&1
+echo "E2E-RC doctor $?"
+dump doctor $T/doc.out
+timeout 60 capsemctl doctor --json >$T/doc.json 2>&1
+dump doctor-json $T/doc.json
+rm -f "$CAPSEM_HOME/images/default"
 echo "E2E-CASE image end $(($(date +%s) - t0))s"
 
 # -- 1c. a terminal: window size, Ctrl-] detach, attach, exit status ------

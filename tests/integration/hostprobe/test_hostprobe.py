@@ -90,9 +90,15 @@ class HostProbeTest(unittest.TestCase):
     def assert_nothing_left(self):
         self.assertFalse(os.path.exists(self.home), os.listdir(self.tmp))
         self.assertEqual(os.listdir(self.run_dir), [])
-        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True,
-                            text=True).stdout
-        self.assertNotIn("capsem-vmm", ps)
+        # no process of ours: none has this test's CAPSEM_HOME
+        mark = ("CAPSEM_HOME=" + self.home).encode() + b"\0"
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/environ" % pid, "rb") as f:
+                    env = f.read()
+            except OSError:
+                continue
+            self.assertNotIn(mark, env, "process %s is left" % pid)
 
     def test_start_refused_on_pvm(self):
         root = fake_host(self.tmp, "pvm", ["kvm", "kvm_pvm"])
