@@ -21,6 +21,7 @@
 #include "capsemctl.h"
 #include "cmd_doctor.h"
 #include "cmd_image.h"
+#include "cmd_list.h"
 #include "hostprobe.h"
 #include "control.h"
 #include "log.h"
@@ -31,7 +32,6 @@
 
 static int	cmd_version(int, char *[]);
 static int	cmd_start(int, char *[]);
-static int	cmd_list(int, char *[]);
 static int	cmd_status(int, char *[]);
 static int	cmd_stop(int, char *[]);
 static int	cmd_reload(int, char *[]);
@@ -57,7 +57,8 @@ static const struct command {
 	{ "proxy", cmd_proxy,
 	    "proxy -l ADDR:PORT [--http ADDR:PORT] [--dns ADDR:PORT]",
 	    "the host side without a VM, for host programs and tests" },
-	{ "list", cmd_list, "list [--json]", "list running sessions" },
+	{ "list", cmd_list, CMD_LIST_USAGE,
+	    "list sessions: running, ended and stale" },
 	{ "status", cmd_status, "status [--json] id",
 	    "show a session's processes and their sandboxes" },
 	{ "attach", cmd_attach, "attach id",
@@ -68,7 +69,8 @@ static const struct command {
 	    "check that this host can run a session, and what to fix" },
 	CAPSEMCTL_EXTRA_COMMANDS
 	{ "version", cmd_version, "version", "print the version" },
-	{ "help", cmd_help, "help", "print this list" },
+	{ "help", cmd_help, "help [command]",
+	    "print this list, or one command's usage" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -82,19 +84,12 @@ usage_all(FILE *fp)
 		fprintf(fp, "  %-52s %s\n", commands[i].usage, commands[i].what);
 }
 
+static int	usage_lines(FILE *, const char *);
+
 int
 usage_of(const char *name)
 {
-	size_t i;
-	int	 found = 0;
-
-	for (i = 0; i < NCOMMANDS; i++)
-		if (strcmp(commands[i].name, name) == 0) {
-			fprintf(stderr, "%s capsemctl %s\n", found ? "      " :
-			    "usage:", commands[i].usage);
-			found = 1;
-		}
-	if (!found)
+	if (!usage_lines(stderr, name))
 		usage_all(stderr);
 	return 2;
 }
@@ -113,13 +108,35 @@ wants_help(int argc, char *argv[])
 	return 0;
 }
 
+/* The usage lines of one command to fp; 0 if there is no such command. */
+static int
+usage_lines(FILE *fp, const char *name)
+{
+	size_t	 i;
+	int	 found = 0;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0) {
+			fprintf(fp, "%s capsemctl %s\n", found ? "      " :
+			    "usage:", commands[i].usage);
+			found = 1;
+		}
+	return found;
+}
+
 static int
 cmd_help(int argc, char *argv[])
 {
-	(void)argc;
-	(void)argv;
-	usage_all(stdout);
-	return 0;
+	if (argc == 1) {
+		usage_all(stdout);
+		return 0;
+	}
+	if (argc == 2 && usage_lines(stdout, argv[1]))
+		return 0;
+	if (argc == 2)
+		fprintf(stderr, "capsemctl: help: unknown command \"%s\"\n",
+		    argv[1]);
+	return usage_of("help");
 }
 
 static int
@@ -398,6 +415,7 @@ cmd_start(int argc, char *argv[])
 	} else if (opts.agent == NULL) {	/* shell */
 		if (argc > 1)
 			return usage_of("start");
+		opts.what = "shell";
 		opts.vm.argv = shell_argv;
 		opts.vm.argc = 3;
 	} else {
@@ -407,6 +425,7 @@ cmd_start(int argc, char *argv[])
 		for (i = 1; i < argc; i++)
 			agent_argv[i] = argv[i];
 		agent_argv[argc] = NULL;
+		opts.what = opts.agent;
 		opts.vm.argv = agent_argv;
 		opts.vm.argc = argc;
 	}
@@ -571,30 +590,6 @@ json_flag(int *argc, char ***argv, const char *cmd, int *json)
 	}
 	*argc -= optind;
 	*argv += optind;
-	return 0;
-}
-
-static int
-cmd_list(int argc, char *argv[])
-{
-	char	 ids[64][MSG_SESSION_MAX];
-	size_t	 n, i;
-	int	 json, r;
-
-	if ((r = json_flag(&argc, &argv, "list", &json)) != 0)
-		return r;
-	if (argc != 0)
-		return usage_of("list");
-	n = ctl_list_sessions(ids, 64);
-	if (json) {
-		printf("[");
-		for (i = 0; i < n; i++)
-			printf("%s\"%s\"", i ? "," : "", ids[i]);
-		printf("]\n");
-		return 0;
-	}
-	for (i = 0; i < n; i++)
-		printf("%s\n", ids[i]);
 	return 0;
 }
 
@@ -810,7 +805,14 @@ main(int argc, char *argv[])
 
 	log_init(1, 0);
 	log_procinit("capsemctl");
-	while ((ch = getopt(argc, argv, "+vh")) != -1) {
+	static const struct option main_longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+
+	while ((ch = getopt_long(argc, argv, "+vh", main_longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'v':
 			verbose++;
@@ -830,19 +832,11 @@ main(int argc, char *argv[])
 		usage_all(stderr);
 		return 2;
 	}
-	if (strcmp(argv[0], "--help") == 0) {
-		usage_all(stdout);
-		return 0;
-	}
 	for (i = 0; i < NCOMMANDS; i++) {
 		if (strcmp(commands[i].name, argv[0]) != 0)
 			continue;
 		if (wants_help(argc, argv)) {
-			for (size_t j = i; j < NCOMMANDS; j++)
-				if (strcmp(commands[j].name, argv[0]) == 0)
-					printf("%s capsemctl %s\n", j == i ?
-					    "usage:" : "      ",
-					    commands[j].usage);
+			usage_lines(stdout, argv[0]);
 			return 0;
 		}
 		optind = 1;

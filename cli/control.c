@@ -140,35 +140,3 @@ ctl_close(struct ctl_conn *cc)
 	imsgbuf_clear(&cc->ibuf);
 }
 
-size_t
-ctl_list_sessions(char ids[][MSG_SESSION_MAX], size_t max)
-{
-	char	 dir[PATH_MAX];
-	DIR	*d;
-	struct dirent *de;
-	size_t	 n = 0;
-
-	if (session_runtime_dir(dir, sizeof(dir), false) == -1)
-		return 0;
-	if ((d = opendir(dir)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL && n < max) {
-		size_t	 len = strlen(de->d_name);
-		char	 id[MSG_SESSION_MAX];
-		struct ctl_conn cc;
-
-		if (len <= 5 || strcmp(de->d_name + len - 5, ".sock") != 0 ||
-		    len - 5 >= sizeof(id))
-			continue;
-		memcpy(id, de->d_name, len - 5);
-		id[len - 5] = '\0';
-		if (!session_id_valid(id))
-			continue;
-		if (ctl_connect(&cc, id) == -1)
-			continue;	/* stale or not ours */
-		ctl_close(&cc);
-		memcpy(ids[n++], id, sizeof(id));
-	}
-	closedir(d);
-	return n;
-}

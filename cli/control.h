@@ -23,9 +23,6 @@ int	ctl_send_fd(struct ctl_conn *, uint32_t type, int fd);
 int	ctl_next(struct ctl_conn *, struct imsg *, int timeout_ms);
 void	ctl_close(struct ctl_conn *);
 
-/* Session ids with a live control socket; returns how many (<= max). */
-size_t	ctl_list_sessions(char ids[][MSG_SESSION_MAX], size_t max);
-
 /* A session id is 1-31 of [A-Za-z0-9._-], not starting with '.'. */
 bool	session_id_valid(const char *);
 

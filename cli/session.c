@@ -45,6 +45,7 @@
 #include "policy.h"
 #include "proc.h"
 #include "session.h"
+#include "session_record.h"
 
 #define SESSION_MAX_CHILDREN	16
 #define SESSION_MAX_CLIENTS	16
@@ -163,6 +164,7 @@ struct session {
 	bool		 stopping;
 	int		 exit_code;
 	char		 reason[384];
+	bool		 recorded;	/* session.json written */
 	uint64_t	 ready_timer;
 	uint64_t	 grace_timer;
 };
@@ -172,6 +174,7 @@ static void	session_stop(struct session *, int code, const char *fmt, ...)
 static void	session_reload(struct session *, int client);
 static void	shutdown_children(struct session *);
 static void	term_winsize(struct session *);
+static void	session_record(struct session *, bool);
 static void	term_attach(struct session *, enum term_owner, int in, int out,
 		    int client);
 /* Why a terminal is let go. */
@@ -687,6 +690,8 @@ session_stop(struct session *s, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
 	va_end(ap);
+	if (s->recorded)
+		session_record(s, true);	/* again, final, at the end */
 	if (s->ctl_fd != -1) {
 		event_del(s->loop, s->ctl_fd);
 		close(s->ctl_fd);
@@ -782,6 +787,78 @@ ctl_send(struct ctl_client *cl, uint32_t type, const void *data, size_t len)
 	}
 }
 
+/* What list shows of a session: agent, "shell", the command, the mode. */
+static void
+session_what(const struct session *s, char *buf, size_t len)
+{
+	size_t	 off = 0;
+	int	 i, n;
+
+	buf[0] = '\0';
+	if (s->opts.what != NULL) {
+		snprintf(buf, len, "%s", s->opts.what);
+		return;
+	}
+	if (s->opts.mode != SESSION_VM || s->opts.vm.argc == 0) {
+		snprintf(buf, len, "%s", s->opts.mode == SESSION_PROXY ?
+		    "proxy" : s->opts.agent != NULL ? s->opts.agent :
+		    s->opts.mode == SESSION_VM ? "vm" : "host-only");
+		return;
+	}
+	for (i = 0; i < s->opts.vm.argc && off + 1 < len; i++) {
+		n = snprintf(buf + off, len - off, "%s%s", i ? " " : "",
+		    s->opts.vm.argv[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n < len - off ? (size_t)n : len - off - 1;
+	}
+	for (off = 0; buf[off] != '\0'; off++)
+		if ((unsigned char)buf[off] < 0x20)
+			buf[off] = ' ';
+}
+
+static const char *
+session_state(const struct session *s)
+{
+	if (s->stopping)
+		return "ending";
+	if (s->opts.mode != SESSION_VM)
+		return "running";
+	if (!s->console_open)
+		return "booting";
+	return s->term_owner == TERM_NONE ? "detached" : "attached";
+}
+
+/* $CAPSEM_HOME/sessions/<id>/session.json, at the start and at the end. */
+static void
+session_record(struct session *s, bool ended)
+{
+	struct session_record r;
+	char	 home[PATH_MAX], dir[PATH_MAX];
+
+	memset(&r, 0, sizeof(r));
+	if (capsem_home(home, sizeof(home)) == -1 ||
+	    (size_t)snprintf(dir, sizeof(dir), "%s/sessions/%s", home, s->id) >=
+	    sizeof(dir))
+		return;
+	snprintf(r.id, sizeof(r.id), "%s", s->id);
+	snprintf(r.name, sizeof(r.name), "%s", s->opts.name != NULL ?
+	    s->opts.name : "");
+	snprintf(r.mode, sizeof(r.mode), "%s", s->opts.mode == SESSION_VM ?
+	    "vm" : s->opts.mode == SESSION_PROXY ? "proxy" : "host-only");
+	session_what(s, r.what, sizeof(r.what));
+	r.pid = getpid();
+	r.started = s->started;
+	if (ended) {
+		r.ended = true;
+		r.ended_at = time(NULL);
+		r.status = s->exit_code;
+		snprintf(r.reason, sizeof(r.reason), "%s", s->reason);
+	}
+	if (session_record_write(dir, &r) == -1)
+		log_warn("%s/%s", dir, SESSION_RECORD_FILE);
+}
+
 static void
 ctl_info(struct session *s, struct ctl_client *cl)
 {
@@ -795,7 +872,20 @@ ctl_info(struct session *s, struct ctl_client *cl)
 	snprintf(info.mode, sizeof(info.mode), "%s",
 	    s->opts.mode == SESSION_VM ? "vm" :
 	    s->opts.mode == SESSION_PROXY ? "proxy" : "host-only");
+	snprintf(info.name, sizeof(info.name), "%s", s->opts.name != NULL ?
+	    s->opts.name : "");
+	session_what(s, info.what, sizeof(info.what));
+	snprintf(info.state, sizeof(info.state), "%s", session_state(s));
 	ctl_send(cl, MSG_CTL_INFO, &info, sizeof(info));
+}
+
+static void
+ctl_info_req(void *ctx, struct imsg *imsg)
+{
+	struct ctl_client *cl = ctx;
+
+	(void)imsg;
+	ctl_info(cl->s, cl);
 }
 
 static void
@@ -994,6 +1084,7 @@ ctl_winsize(void *ctx, struct imsg *imsg)
 
 static const struct imsg_handler ctl_handlers[] = {
 	{ MSG_CTL_STATUS, 0, 0, IMSG_FD_NONE, ctl_status },
+	{ MSG_CTL_INFO_REQ, 0, 0, IMSG_FD_NONE, ctl_info_req },
 	{ MSG_CTL_STOP, 0, 0, IMSG_FD_NONE, ctl_stop },
 	{ MSG_CTL_RELOAD, 0, 0, IMSG_FD_NONE, ctl_reload },
 	{ MSG_CTL_ATTACH_IN, 0, 0, IMSG_FD_REQUIRED, ctl_attach_in },
@@ -2366,6 +2457,8 @@ session_run(const struct session_opts *opts)
 		}
 	}
 	send_audit_fd(s);
+	session_record(s, false);	/* in the directory send_audit_fd made */
+	s->recorded = true;
 	{
 		char	 err[512];
 
@@ -2403,6 +2496,8 @@ session_run(const struct session_opts *opts)
 		close(s->ctl_fd);
 		unlink(s->ctl_path);
 	}
+	if (s->recorded)
+		session_record(s, true);
 	code = s->exit_code;
 	if (code != 0)
 		log_warnx("session %s ended: %s", s->id, s->reason);

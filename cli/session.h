@@ -31,6 +31,7 @@ struct session_opts {
 	int	 nproxies;	/* netproxy instances; 0: one per core */
 	const char *agent;	/* for the built-in default policy */
 	const char *name;	/* -n */
+	const char *what;	/* for list: agent, "shell"; NULL: the command */
 	struct session_listen listen[SESSION_MAX_LISTENERS];
 	int	 nlisten;
 	struct vm_opts vm;	/* SESSION_VM */

@@ -78,6 +78,7 @@ enum msg_type {
 	MSG_CTL_WINSIZE,	/* client -> parent: empty: the terminal was resized */
 	MSG_CTL_DETACHED,	/* parent -> client: struct msg_ctl_result (why) */
 	MSG_CTL_ENDED,		/* parent -> client: struct msg_ctl_ended */
+	MSG_CTL_INFO_REQ,	/* client -> parent: empty; answered by MSG_CTL_INFO */
 };
 
 struct msg_hello {
@@ -238,6 +239,9 @@ struct msg_ctl_info {
 	int64_t		 started;	/* seconds since the epoch */
 	char		 session_id[MSG_SESSION_MAX];
 	char		 mode[32];	/* "host-only", "proxy", "vm" */
+	char		 name[MSG_SESSION_MAX];	/* start -n, else "" */
+	char		 what[96];	/* agent, "shell", command or mode */
+	char		 state[16];	/* booting, attached, detached, running */
 };
 
 /* The console's size in character cells (virtio console config). */

@@ -31,7 +31,7 @@ uptime_s() {
 session_id() {
 	n=0
 	while [ "$n" -lt 100 ]; do
-		id=$(capsemctl list 2>/dev/null | head -n 1)
+		id=$(capsemctl list -q 2>/dev/null | head -n 1)
 		[ -n "$id" ] && { echo "$id"; return 0; }
 		kill -0 "$1" 2>/dev/null || return 1
 		n=$((n + 1))

@@ -430,6 +430,16 @@ def check(text):
     expect('detach: the session runs in the background (capsemctl list)',
            did and did.group(1) in f.get('detach-list', '').split(),
            f.get('detach-list', '')[:200])
+    expect('list: the detached session is booting or detached, AGENT/COMMAND'
+           ' its command',
+           did and re.search(r'^%s +- +/bin/sh -c echo detached.* '
+                             r'(booting|detached) ' % re.escape(did.group(1)),
+                             f.get('detach-list', ''), re.M),
+           f.get('detach-list', '')[:300])
+    expect('list: the ended session is shown as ended(5)',
+           did and re.search(r'^%s .* ended\(5\) ' % re.escape(did.group(1)),
+                             f.get('detach-list-ended', ''), re.M),
+           f.get('detach-list-ended', '')[:300])
     expect('detach: it ends by itself when its command ends',
            rc_of(text, 'detach-gone') == 0, 'still listed after 90 s')
     dlogs = f.get('detach-logs', '')
@@ -450,6 +460,14 @@ def check(text):
     expect('attach: the detached session runs on (capsemctl list)',
            sid and sid.group(1) in f.get('attach-list', ''),
            f.get('attach-list', '')[:200])
+    expect('list: after Ctrl-] the session is detached',
+           sid and re.search(r'^%s .* detached ' % re.escape(sid.group(1)),
+                             f.get('attach-list', ''), re.M),
+           f.get('attach-list', '')[:300])
+    expect('list: after `exit 9` from attach the session is ended(9)',
+           sid and re.search(r'^%s .* ended\(9\) ' % re.escape(sid.group(1)),
+                             f.get('attach-list-after', ''), re.M),
+           f.get('attach-list-after', '')[:300])
     client = f.get('attach-client', '')
     expect('attach: `capsemctl attach` reaches the same shell',
            'attached to session' in client and 'BACK-5' in client, client[-400:])

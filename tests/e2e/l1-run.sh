@@ -34,7 +34,7 @@ wait_for() {
 session_id() {
 	n=0
 	while [ "$n" -lt 50 ]; do
-		id=$(capsemctl list 2>/dev/null | head -n 1)
+		id=$(capsemctl list -q 2>/dev/null | head -n 1)
 		[ -n "$id" ] && { echo "$id"; return 0; }
 		n=$((n + 1))
 		sleep 0.2
@@ -152,7 +152,7 @@ timeout 150 capsemctl start $VMOPTS -n stall -- /bin/sh -c \
     </dev/null >$T/st.fifo 2>$T/st.err 7>&- &
 P=$!
 n=0
-while ! capsemctl list 2>/dev/null | grep -qx stall && [ $n -lt 300 ]; do
+while ! capsemctl list -q 2>/dev/null | grep -qx stall && [ $n -lt 300 ]; do
 	n=$((n + 1)); sleep 0.2
 done
 sleep 5		# the guest fills the FIFO, the socket, then waits
@@ -162,7 +162,7 @@ while [ $i -lt 5 ]; do
 	i=$((i + 1)); sleep 1
 done
 echo "E2E-RC stall-status-answers $ok"
-capsemctl list 2>/dev/null | grep -qx stall
+capsemctl list -q 2>/dev/null | grep -qx stall
 echo "E2E-RC stall-still-running $?"
 cat $T/st.fifo >$T/st.out 7>&- &	# not a writer itself
 C=$!
@@ -211,13 +211,15 @@ dump detach-err $T/d.err
 capsemctl list >$T/d.list 2>&1
 dump detach-list $T/d.list
 n=0
-while [ -n "$ID" ] && capsemctl list 2>/dev/null | grep -qx "$ID" &&
+while [ -n "$ID" ] && capsemctl list -q 2>/dev/null | grep -qx "$ID" &&
     [ $n -lt 450 ]; do
 	n=$((n + 1))
 	sleep 0.2
 done
-capsemctl list 2>/dev/null | grep -qx "$ID"
+capsemctl list -q 2>/dev/null | grep -qx "$ID"
 echo "E2E-RC detach-gone $(( ! $? ))"
+capsemctl list >$T/d.list2 2>&1
+dump detach-list-ended $T/d.list2
 capsemctl logs "$ID" >$T/d.logs 2>&1
 echo "E2E-RC detach-logs $?"
 dump detach-logs $T/d.logs
@@ -261,7 +263,11 @@ printf '%s\n' 'size 25 90' 'expect attached to session' 'sleep 1000' \
 timeout 100 e2e-pty -t 60 $T/pty2 -- capsemctl attach "$ID" >$T/a2.out 2>&1
 echo "E2E-RC attach-client $?"
 dump attach-client $T/a2.out
-sleep 0.5
+n=0
+while ! capsemctl list 2>/dev/null | grep -q "^$ID .*ended(" && [ $n -lt 50 ]; do
+	n=$((n + 1))
+	sleep 0.2
+done
 capsemctl list >$T/a.list2 2>&1
 dump attach-list-after $T/a.list2
 timeout 30 capsemctl attach "$ID" </dev/null >$T/a3.out 2>&1

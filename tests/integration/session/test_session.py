@@ -213,7 +213,8 @@ class SessionTest(unittest.TestCase):
     def test_list_status_stop(self):
         s = self.start()
         self.assertIn(s.id, s.ctl("list").stdout.split())
-        self.assertEqual(json.loads(s.ctl("list", "--json").stdout).count(s.id), 1)
+        self.assertEqual([e["id"] for e in json.loads(
+            s.ctl("list", "--json").stdout)].count(s.id), 1)
         text = s.ctl("status", s.id).stdout
         for name in s.children:
             self.assertIn(name, text)
@@ -227,7 +228,7 @@ class SessionTest(unittest.TestCase):
         self.assertEqual(code, 0, err)
         self.assertTrue(wait_gone(pids), "processes of the session remain")
         self.assertFalse(os.path.exists(s.socket_path()))
-        self.assertNotIn(s.id, s.ctl("list").stdout.split())
+        self.assertNotIn(s.id, s.ctl("list", "-q").stdout.split())
         r = s.ctl("status", s.id, check=False)
         self.assertEqual(r.returncode, 1)
 

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""capsemctl as a CLI: `list` as a table (running, ended, stale, --prune),
+--help and -h on every command, `help COMMAND`, and the exit-code table of
+capsemctl(1) on bad arguments.
+
+usage: test_cli.py CAPSEMCTL CERTD POLICYD NETPROXY VMM
+Runs real host-only sessions (as root, as CI does).
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+CAPSEMCTL = None
+CHILDREN = {}
+
+# Every command of the table, and arguments each refuses as a usage error.
+BAD_ARGS = {
+    "start": [["--bogus"], ["frobnicator"], ["--mem", "1", "shell"],
+              ["--host-only", "--", "x"]],
+    "proxy": [[], ["--bogus"]],
+    "list": [["extra"], ["--bogus"], ["--json", "-q"]],
+    "status": [[], ["a", "b"], ["--bogus", "x"]],
+    "attach": [[], ["a", "b"], ["../x"]],
+    "stop": [[], ["a", "b"]],
+    "reload": [[], ["a", "b"]],
+    "logs": [[], ["--bogus", "x"]],
+    "doctor": [["frobnicator"], ["--bogus"]],
+    "ca": [[], ["frobnicate"], ["mint"]],
+    "policy": [[], ["frobnicate"], ["check"]],
+    "image": [[], ["frobnicate"], ["build", "a", "b"]],
+    "version": [["extra"]],
+    "help": [["frobnicate"], ["a", "b"]],
+}
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.tmpdir = tempfile.TemporaryDirectory(prefix="capsem-cli-")
+        tmp = self.tmpdir.name
+        libexec = os.path.join(tmp, "libexec")
+        os.makedirs(libexec)
+        for name, path in CHILDREN.items():
+            os.symlink(os.path.abspath(path), os.path.join(libexec, name))
+        self.env = dict(os.environ, CAPSEM_LIBEXEC_DIR=libexec,
+                        CAPSEM_HOME=os.path.join(tmp, "home"),
+                        XDG_RUNTIME_DIR=os.path.join(tmp, "run"))
+        os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o700)
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            for f in (p.stdout, p.stderr):
+                if f:
+                    f.close()
+        self.tmpdir.cleanup()
+
+    def ctl(self, *args):
+        return subprocess.run([CAPSEMCTL, *args], env=self.env,
+                              capture_output=True, text=True, timeout=60)
+
+    def start(self, *args):
+        p = subprocess.Popen([CAPSEMCTL, "start", "--host-only", *args],
+                             env=self.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        sid = p.stdout.readline().strip()
+        self.assertTrue(sid, p.stderr.read() if p.poll() is not None else "")
+        return p, sid
+
+    def rows(self):
+        r = self.ctl("list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.rstrip("\n").split("\n")
+        self.assertEqual(lines[0].split(), ["ID", "NAME", "AGENT/COMMAND",
+                                            "STARTED", "STATE", "REQUESTS",
+                                            "DENIED"])
+        return {x.split()[0]: x for x in lines[1:]}
+
+    def test_list_table_running_and_ended(self):
+        p1, a = self.start("-n", "work.1", "claude")
+        p2, b = self.start()
+        rows = self.rows()
+        self.assertRegex(rows[a], r"^work\.1 +work\.1 +claude +\d+s ago +"
+                                  r"running +0 +0$")
+        self.assertRegex(rows[b], r"^%s +- +host-only +\d+s ago +running "
+                                  r"+0 +0$" % b)
+        j = {e["id"]: e for e in json.loads(self.ctl("list", "--json").stdout)}
+        self.assertEqual(j[a]["name"], "work.1")
+        self.assertEqual(j[a]["what"], "claude")
+        self.assertEqual(j[a]["state"], "running")
+        self.assertIs(j[a]["running"], True)
+        self.assertIsNone(j[b]["name"])
+        self.assertEqual(sorted(self.ctl("list", "-q").stdout.split()),
+                         sorted([a, b]))
+        # an ended session keeps its row, with its status
+        self.assertEqual(self.ctl("stop", a).returncode, 0)
+        p1.wait(timeout=30)
+        rows = self.rows()
+        self.assertRegex(rows[a], r" ended\(0\) ")
+        self.assertNotIn(a, self.ctl("list", "-q").stdout.split())
+        self.assertRegex(rows[b], r" running ")
+        j = {e["id"]: e for e in json.loads(self.ctl("list", "--json").stdout)}
+        self.assertEqual(j[a]["state"], "ended(0)")
+        self.assertIs(j[a]["running"], False)
+
+    def test_list_counts_verdicts(self):
+        p, sid = self.start("claude")
+        audit = os.path.join(self.env["CAPSEM_HOME"], "sessions", sid,
+                             "audit.jsonl")
+        # what policyd writes: verdict lines, then outcome lines
+        with open(audit, "a") as f:
+            for verdict in ("allow", "deny", "deny"):
+                f.write(json.dumps({"time": "t", "session": sid,
+                                    "event": "request", "host": "h",
+                                    "port": 443, "verdict": verdict,
+                                    "rule": "r", "source": "f:1"}) + "\n")
+            f.write(json.dumps({"time": "t", "event": "request",
+                                "verdict": "allow", "status": 200,
+                                "duration_us": 5}) + "\n")
+            f.write("not json\n" + "x" * 20000 + "\n")
+        self.assertRegex(self.rows()[sid], r" running +3 +2$")
+
+    def test_list_stale_and_prune(self):
+        p, sid = self.start()
+        kids = [int(x) for x in re.findall(
+            r"pid (\d+)", self.ctl("status", sid).stdout)]
+        for pid in kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        p.wait(timeout=10)
+        time.sleep(0.2)
+        rows = self.rows()
+        self.assertRegex(rows[sid], r" stale ")
+        sessdir = os.path.join(self.env["CAPSEM_HOME"], "sessions", sid)
+        self.assertTrue(os.path.isdir(sessdir))
+        r = self.ctl("list", "--prune")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("removed 1 stale session", r.stderr)
+        self.assertNotIn(sid, r.stdout)
+        self.assertFalse(os.path.exists(sessdir))
+        sock = os.path.join(self.env["XDG_RUNTIME_DIR"], "capsem",
+                            sid + ".sock")
+        self.assertFalse(os.path.exists(sock))
+        # a running session is never pruned
+        p2, live = self.start()
+        r = self.ctl("list", "--prune")
+        self.assertIn("removed 0 stale sessions", r.stderr)
+        self.assertRegex(self.rows()[live], r" running ")
+
+    def test_help_everywhere(self):
+        for args in (["--help"], ["-h"], ["help"]):
+            r = self.ctl(*args)
+            self.assertEqual(r.returncode, 0, (args, r.stderr))
+            self.assertEqual(r.stderr, "")
+            self.assertIn("usage: capsemctl", r.stdout)
+        for cmd in BAD_ARGS:
+            for flag in ("--help", "-h"):
+                r = self.ctl(cmd, flag)
+                self.assertEqual(r.returncode, 0, (cmd, flag, r.stderr))
+                self.assertTrue(r.stdout.startswith("usage: capsemctl " + cmd),
+                                (cmd, r.stdout))
+            r = self.ctl("help", cmd)
+            self.assertEqual(r.returncode, 0)
+            self.assertTrue(r.stdout.startswith("usage: capsemctl " + cmd))
+
+    def test_usage_errors_exit_2(self):
+        r = self.ctl("frobnicate")
+        self.assertEqual(r.returncode, 2)
+        r = self.ctl()
+        self.assertEqual(r.returncode, 2)
+        for cmd, cases in BAD_ARGS.items():
+            for args in cases:
+                r = self.ctl(cmd, *args)
+                self.assertEqual(r.returncode, 2, (cmd, args, r.stdout,
+                                                   r.stderr))
+                self.assertTrue(r.stderr.strip(), (cmd, args))
+                self.assertNotIn("Traceback", r.stderr)
+
+    def test_failures_exit_1(self):
+        for args in (["status", "nosuch"], ["stop", "nosuch"],
+                     ["reload", "nosuch"], ["attach", "nosuch"],
+                     ["logs", "nosuch"]):
+            r = self.ctl(*args)
+            self.assertEqual(r.returncode, 1, (args, r.stderr))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 6:
+        sys.exit(__doc__)
+    CAPSEMCTL = os.path.abspath(sys.argv[1])
+    for name, path in zip(("capsem-certd", "capsem-policyd",
+                           "capsem-netproxy", "capsem-vmm"), sys.argv[2:]):
+        CHILDREN[name] = path
+    del sys.argv[1:]
+    unittest.main(verbosity=2)
