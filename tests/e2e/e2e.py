@@ -477,8 +477,9 @@ def check(text):
            re.search(r'E2E-PTY-EXIT 9$', client, re.M) and
            'ended' in client, client[-400:])
     expect('attach: the session is gone after its command ended',
-           sid and sid.group(1) not in f.get('attach-list-after', 'x'),
-           f.get('attach-list-after', '')[:200])
+           sid and 'attach-running-after' in f and
+           sid.group(1) not in f['attach-running-after'].split(),
+           f.get('attach-running-after', 'no list -q')[:200])
     fend = f.get('attach-front-end', '')
     expect('attach: on a terminal to its end, start shows why and exits with '
            'the status 6', 'ended: guest ended: the session command exited '

@@ -270,6 +270,8 @@ while ! capsemctl list 2>/dev/null | grep -q "^$ID .*ended(" && [ $n -lt 50 ]; d
 done
 capsemctl list >$T/a.list2 2>&1
 dump attach-list-after $T/a.list2
+capsemctl list -q >$T/a.list3 2>&1
+dump attach-running-after $T/a.list3
 timeout 30 capsemctl attach "$ID" </dev/null >$T/a3.out 2>&1
 echo "E2E-RC attach-gone $?"
 dump attach-gone $T/a3.out
