@@ -105,7 +105,8 @@ session_record_parse(const char *buf, size_t len, struct session_record *r)
 	    get_str(buf, len, "name", r->name, sizeof(r->name), false) == -1 ||
 	    get_str(buf, len, "mode", r->mode, sizeof(r->mode), true) == -1 ||
 	    get_str(buf, len, "what", r->what, sizeof(r->what), false) == -1 ||
-	    get_int(buf, len, "started", &r->started) == -1)
+	    get_int(buf, len, "started", &r->started) == -1 ||
+	    r->id[0] == '\0' || r->mode[0] == '\0')
 		return -1;
 	if (get_int(buf, len, "pid", &r->pid) == -1)
 		r->pid = 0;
