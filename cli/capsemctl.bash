@@ -123,7 +123,7 @@ _capsemctl_words()
 #   ddash	1 if "--" came before the cursor
 _capsemctl_scan()
 {
-	local first=$1 sarg=$2 larg=" ${3//[[:space:]]/ } " stop=$4 i j w c want=
+	local first=$1 sarg=$2 larg=" ${3//[[:space:]]/ } " stop=$4 i j w c want= operand
 	kind=pos opt= vpre= val=$cur npos=0 pos=() posi=-1 ddash=0
 	for ((i = first; i <= cword; i++)); do
 		w=${words[i]}
@@ -135,8 +135,18 @@ _capsemctl_scan()
 			want=
 			continue
 		fi
-		if ((ddash || (stop && npos > 0))) ||
-		    [[ $w != -?* && ($w != - || i < cword) ]]; then
+		# An operand: after "--", after the first operand (STOP), or a
+		# word not starting with "-" ("-" alone is one, but not at the
+		# cursor, where it starts an option).
+		operand=0
+		if ((ddash || (stop && npos > 0))); then
+			operand=1
+		elif [[ $w != -* ]]; then
+			operand=1
+		elif [[ $w == - ]] && ((i < cword)); then
+			operand=1
+		fi
+		if ((operand)); then
 			if ((i < cword)); then
 				pos+=("$w")
 				((posi < 0)) && posi=$i
