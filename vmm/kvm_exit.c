@@ -31,6 +31,10 @@ kvm_internal_suberror_name(uint32_t suberror)
 /* Append to buf at *off; never past len, always terminated. */
 static void
 put(char *buf, size_t len, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+put(char *buf, size_t len, size_t *off, const char *fmt, ...)
 {
 	va_list	 ap;
 	int	 n;
