@@ -23,7 +23,7 @@
 #include "cmd_image.h"
 #include "cmd_list.h"
 #include "hostprobe.h"
-#include "control.h"
+#include "ctl_client.h"
 #include "log.h"
 #include "msg.h"
 #include "proc.h"

@@ -27,7 +27,7 @@
 #include "capsemctl.h"
 #include "cmd_image.h"
 #include "cmd_list.h"
-#include "control.h"
+#include "ctl_client.h"
 #include "home.h"
 #include "jsonout.h"
 #include "session.h"

@@ -18,7 +18,7 @@
 
 #include "auditview.h"
 #include "capsemctl.h"
-#include "control.h"
+#include "ctl_client.h"
 #include "home.h"
 
 #define LOGS_POLL_MS		250	/* --follow: how often files are read */

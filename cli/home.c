@@ -2,7 +2,10 @@
  * home.c: the one place that decides where ~/.capsem and the policy files
  * are, for the session parent and every command.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,4 +75,46 @@ capsem_config_paths(char *user, size_t ulen, char *corp, size_t clen)
 toolong:
 	errno = ENAMETOOLONG;
 	return -1;
+}
+
+
+int
+mkdir_private(const char *path)
+{
+	struct stat sb;
+
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if (lstat(path, &sb) == -1)
+		return -1;
+	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid()) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+int
+session_runtime_dir(char *buf, size_t len, bool create)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char	 home[PATH_MAX];
+	int	 n;
+
+	if (xdg != NULL && xdg[0] == '/' && access(xdg, W_OK) == 0)
+		n = snprintf(buf, len, "%s/capsem", xdg);
+	else {
+		if (capsem_home(home, sizeof(home)) == -1)
+			return -1;
+		if (create && mkdir_private(home) == -1)
+			return -1;
+		n = snprintf(buf, len, "%s/sessions", home);
+	}
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (create && mkdir_private(buf) == -1)
+		return -1;
+	return 0;
 }

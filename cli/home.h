@@ -2,6 +2,7 @@
 #ifndef CAPSEM_HOME_H
 #define CAPSEM_HOME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -19,5 +20,14 @@ int	capsem_config_paths(char *user, size_t ulen, char *corp, size_t clen);
 
 /* capsem_home() for commands: prints the reason on failure. */
 int	capsem_home_or_say(char *buf, size_t len);
+
+/* mkdir(path, 0700) unless it exists; it must be a directory of ours. */
+int	mkdir_private(const char *path);
+
+/*
+ * Where control sockets live: $XDG_RUNTIME_DIR/capsem, else
+ * $CAPSEM_HOME/sessions (made, 0700, when create).
+ */
+int	session_runtime_dir(char *buf, size_t len, bool create);
 
 #endif

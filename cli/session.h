@@ -43,7 +43,4 @@ struct session_opts {
 /* Runs the session to its end; returns the process exit code. */
 int	session_run(const struct session_opts *);
 
-/* Where control sockets live: $XDG_RUNTIME_DIR/capsem or ~/.capsem/sessions */
-int	session_runtime_dir(char *buf, size_t len, bool create);
-
 #endif

@@ -1,5 +1,6 @@
 /*
- * control.c: capsemctl talking to a running session's parent.
+ * ctl_client.c: capsemctl talking to a running session's parent: the
+ * client side of the control socket (the server is session_ctl.c).
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -13,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "session.h"
+#include "ctl_client.h"
+#include "home.h"
 
 bool
 session_id_valid(const char *id)

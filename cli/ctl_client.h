@@ -1,6 +1,9 @@
-/* control: capsemctl's client side of a session's control socket. */
-#ifndef CAPSEM_CONTROL_H
-#define CAPSEM_CONTROL_H
+/*
+ * ctl_client: capsemctl's client side of a session's control socket (the
+ * server is session_ctl.c).
+ */
+#ifndef CAPSEM_CTL_CLIENT_H
+#define CAPSEM_CTL_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
