@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "agents.h"
 #include "policy.h"
 
 #define SIDE_USER	0
@@ -877,30 +878,11 @@ policy_build(const struct config *user, const struct config *corp,
 	return p;
 }
 
-const char *
-policy_agent_host(const char *agent)
-{
-	static const struct {
-		const char	*agent;
-		const char	*host;
-	} agents[] = {
-		{ "claude", "api.anthropic.com" },
-		{ "gemini", "generativelanguage.googleapis.com" },
-		{ "codex", "api.openai.com" },
-	};
-	size_t	 i;
-
-	for (i = 0; agent != NULL && i < sizeof(agents) / sizeof(agents[0]);
-	    i++)
-		if (strcmp(agent, agents[i].agent) == 0)
-			return agents[i].host;
-	return NULL;
-}
-
 int
 policy_builtin_default(const char *agent, struct config *cfg)
 {
-	const char *host = policy_agent_host(agent);
+	const struct agent *a = agent_find(agent);
+	const char *host = a != NULL ? a->api_host : NULL;
 
 	config_init(cfg);
 	if ((cfg->filename = strdup(POLICY_BUILTIN_FILE)) == NULL ||

@@ -58,7 +58,6 @@ void	policy_free(struct policy *);
  * POLICY_BUILTIN_FILE, line 0.  Returns 0, or -1 on allocation failure.
  */
 int	policy_builtin_default(const char *agent, struct config *cfg);
-const char *policy_agent_host(const char *agent);	/* NULL if none */
 
 /*
  * Host check.  port 443: HTTPS; port 80: plain HTTP, allowed only with
