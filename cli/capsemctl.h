@@ -6,6 +6,8 @@
 int	usage_of(const char *name);
 
 /* Commands implemented in other files (cmd_*.c), added to the table. */
+int	cmd_start(int, char *[]);	/* cmd_start.c */
+int	cmd_proxy(int, char *[]);
 int	cmd_ca(int, char *[]);
 int	cmd_policy(int, char *[]);
 int	cmd_image(int, char *[]);
