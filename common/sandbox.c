@@ -241,36 +241,51 @@ set_limits(const struct sandbox_spec *spec)
 		fatal("%s: RLIMIT_CORE", spec->name);
 }
 
+/*
+ * Build an allowlist filter (default: kill the process) and load it on the
+ * calling thread.  set_nnp: let libseccomp set no_new_privs first (done
+ * already by sandbox_enter; a thread filter must not need prctl).
+ */
 static void
-load_seccomp(const struct sandbox_spec *spec)
+load_seccomp(const char *name, const struct seccomp_rule *rules,
+    size_t nrules, bool set_nnp)
 {
 	scmp_filter_ctx	 ctx;
 	size_t		 i;
 	int		 rc;
 
-	if (spec->nrules == 0)
-		fatalx("%s: empty seccomp allowlist", spec->name);
+	if (nrules == 0)
+		fatalx("%s: empty seccomp allowlist", name);
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
-		fatalx("%s: seccomp_init failed", spec->name);
-	for (i = 0; i < spec->nrules; i++) {
-		const struct seccomp_rule *r = &spec->rules[i];
+		fatalx("%s: seccomp_init failed", name);
+	if (!set_nnp && (rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0)
+		fatalx("%s: seccomp_attr_set: %s", name, strerror(-rc));
+	for (i = 0; i < nrules; i++) {
+		const struct seccomp_rule *r = &rules[i];
 		int nr = seccomp_syscall_resolve_name(r->syscall);
 
 		if (nr == __NR_SCMP_ERROR)
 			fatalx("%s: unknown syscall \"%s\" in allowlist",
-			    spec->name, r->syscall);
+			    name, r->syscall);
 		if (r->arg < 0)
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		else
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 			    SCMP_CMP((unsigned)r->arg, SCMP_CMP_EQ, r->value));
 		if (rc < 0)
-			fatalx("%s: seccomp rule %s: %s", spec->name,
-			    r->syscall, strerror(-rc));
+			fatalx("%s: seccomp rule %s: %s", name, r->syscall,
+			    strerror(-rc));
 	}
 	if ((rc = seccomp_load(ctx)) < 0)
-		fatalx("%s: seccomp_load: %s", spec->name, strerror(-rc));
+		fatalx("%s: seccomp_load: %s", name, strerror(-rc));
 	seccomp_release(ctx);
+}
+
+void
+sandbox_narrow_thread(const char *name, const struct seccomp_rule *rules,
+    size_t nrules)
+{
+	load_seccomp(name, rules, nrules, false);
 }
 
 void
@@ -345,7 +360,7 @@ sandbox_enter(const struct sandbox_spec *spec, struct sandbox_report *rep)
 		fatal("%s: PR_SET_DUMPABLE", name);
 	set_limits(spec);
 	rep->seccomp = 1;
-	load_seccomp(spec);
+	load_seccomp(name, spec->rules, spec->nrules, true);
 	if (rep->note[0] != '\0')
 		log_info("sandbox: %s", rep->note);
 }

@@ -11,6 +11,10 @@
  *  6. PR_SET_NO_NEW_PRIVS, not dumpable, rlimits (nofile, core 0, ...);
  *  7. seccomp allowlist, default action: kill the process.
  * Any failure of a step that the spec asks for is fatal.
+ *
+ * A thread of a sandboxed process may narrow what it alone may call with
+ * sandbox_narrow_thread(): a second filter stacked on the process's (a
+ * call must pass both), on the calling thread only, same default action.
  */
 #ifndef CAPSEM_SANDBOX_H
 #define CAPSEM_SANDBOX_H
@@ -50,6 +54,16 @@ struct sandbox_report {
 };
 
 void	sandbox_enter(const struct sandbox_spec *, struct sandbox_report *);
+
+/*
+ * Stack a narrower allowlist on the calling thread only (no TSYNC: other
+ * threads keep the process's filter).  Call it after sandbox_enter(), from
+ * a thread created after it (no_new_privs is inherited, so no prctl), with
+ * seccomp(2) for SECCOMP_SET_MODE_FILTER on the process's allowlist.
+ * Fatal if the filter cannot be loaded.
+ */
+void	sandbox_narrow_thread(const char *name, const struct seccomp_rule *,
+	    size_t nrules);
 
 /* "userns netns rootfs caps nnp seccomp uid=N" for status output */
 void	sandbox_report_string(const struct sandbox_report *, char *buf, size_t len);

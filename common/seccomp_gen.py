@@ -1,7 +1,14 @@
 #!/usr/bin/env python3
-"""Turn a process's seccomp allowlist (data, one rule a line) into a C header.
+"""Turn a seccomp allowlist (data, one rule a line) into a C header.
 
-Format of <proc>/<proc>.seccomp:
+    seccomp_gen.py SOURCE OUTPUT NAME
+
+NAME names the C array, NAME_seccomp_rules, and its length,
+NAME_SECCOMP_NRULES: a process's allowlist (<proc>/<proc>.seccomp, NAME
+<proc>, loaded by sandbox_enter) or one kind of thread's narrower one
+(e.g. vmm/vmm_vcpu.seccomp, NAME vmm_vcpu, loaded by sandbox_narrow_thread).
+
+Format:
     # comment
     read                      allow the syscall with any arguments
     ioctl 1 == KVM_RUN        allow only when argument 1 equals the value

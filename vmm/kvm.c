@@ -2,6 +2,9 @@
  * kvm.c: the KVM side of a VM: creation, CPUID and TSC, boot registers,
  * vCPU threads and their exits (port I/O, MMIO, shutdown, errors).
  *
+ * Each vCPU thread, first thing, narrows its seccomp filter to what
+ * KVM_RUN and the exits handled on it need (vmm_vcpu.seccomp).
+ *
  * Port I/O the guest sees: COM1 (serial.c), a minimal i8042 whose reset
  * command (0xfe on port 0x64) ends the VM, CMOS reads as zero, everything
  * else floats (0xff).  The guest is booted with reboot=k,panic_warm: a
@@ -24,7 +27,9 @@
 
 #include "kvm_exit.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vm.h"
+#include "vmm_vcpu_seccomp.h"
 
 #define KVM_TSS_ADDR		0xfffbd000ULL
 #define KVM_IDENTITY_MAP_ADDR	0xfffbc000ULL
@@ -493,6 +498,44 @@ vcpu_kvm_failed(struct vcpu *v)
 	vm_end(v->vm, VM_END_KVM, "%s", what);
 }
 
+int
+vm_test_call_parse(const char *name, enum vm_test_call *call)
+{
+	if (strcmp(name, "kvm-create-vm") == 0)
+		*call = VM_TEST_KVM_CREATE_VM;
+	else if (strcmp(name, "eventfd") == 0)
+		*call = VM_TEST_EVENTFD;
+	else
+		return -1;
+	return 0;
+}
+
+/* Test only: a call this thread's filter forbids; if it returns, say so. */
+static void
+vcpu_test_call(struct vcpu *v)
+{
+	struct vm	*vm = v->vm;
+	const char	*what = NULL;
+	int		 fd = -1;
+
+	switch (vm->test_vcpu_call) {
+	case VM_TEST_NONE:
+		return;
+	case VM_TEST_KVM_CREATE_VM:
+		what = "KVM_CREATE_VM";
+		fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+		break;
+	case VM_TEST_EVENTFD:
+		what = "eventfd";
+		fd = eventfd(0, EFD_CLOEXEC);
+		break;
+	}
+	if (fd != -1)
+		close(fd);
+	vm_end(vm, VM_END_ERROR, "test: %s on vCPU %u was not killed", what,
+	    v->id);
+}
+
 static void *
 vcpu_main(void *arg)
 {
@@ -500,6 +543,10 @@ vcpu_main(void *arg)
 	struct vm	*vm = v->vm;
 	struct kvm_run	*run = v->run;
 
+	sandbox_narrow_thread("capsem-vmm vCPU", vmm_vcpu_seccomp_rules,
+	    VMM_VCPU_SECCOMP_NRULES);
+	if (v->id == 0)
+		vcpu_test_call(v);
 	while (!__atomic_load_n(&vm->stopping, __ATOMIC_SEQ_CST)) {
 		if (ioctl(v->fd, KVM_RUN, 0) == -1) {
 			if (errno == EINTR || errno == EAGAIN)

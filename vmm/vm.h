@@ -30,6 +30,17 @@ enum vm_end {
 	VM_END_HOST,		/* stopped by the host (parent, signal) */
 };
 
+/*
+ * Test only (capsem-vmm --test-vcpu-forbidden): a call vCPU 0 makes right
+ * after narrowing its seccomp filter, one the main thread may make and a
+ * vCPU thread may not: the filter must kill the process (SIGSYS).
+ */
+enum vm_test_call {
+	VM_TEST_NONE = 0,
+	VM_TEST_KVM_CREATE_VM,	/* ioctl(/dev/kvm fd, KVM_CREATE_VM) */
+	VM_TEST_EVENTFD,	/* eventfd2 */
+};
+
 struct vm;
 
 struct vcpu {
@@ -59,6 +70,7 @@ struct vm {
 	char		 end_reason[VM_REASON_MAX];
 	int		 end_efd;	/* eventfd: the I/O thread learns of the end */
 	volatile int	 stopping;
+	enum vm_test_call test_vcpu_call;	/* set after vm_create */
 };
 
 /*
@@ -79,6 +91,8 @@ void	vm_end(struct vm *, enum vm_end, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 /* Stop and join every vCPU thread. */
 void	vm_join(struct vm *);
+/* "kvm-create-vm" or "eventfd" (--test-vcpu-forbidden): 0, or -1. */
+int	vm_test_call_parse(const char *, enum vm_test_call *);
 /* Exit status for the end: 0 for a guest reset, else 1. */
 int	vm_exit_status(const struct vm *);
 

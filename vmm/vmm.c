@@ -13,9 +13,10 @@
  * opens the files named on its command line, then enters the same
  * sandbox and runs the same code.  See capsem-vmm(8).
  *
- * Threads: one per vCPU (KVM_RUN, port/MMIO exits); the main thread runs
- * the event loop: parent channel, netproxy channel, device queues
- * (ioeventfd), console and vsock sockets.  The VM ends on guest
+ * Threads: one per vCPU (KVM_RUN, port/MMIO exits; each narrows its own
+ * seccomp filter with vmm_vcpu.seccomp); the main thread runs the event
+ * loop: parent channel, netproxy channel, device queues (ioeventfd),
+ * console and vsock sockets.  The VM ends on guest
  * reboot/poweroff (exit 0), kernel panic, triple fault, KVM error or
  * unknown exit (exit 1, with a one-line reason), or SHUTDOWN from the parent.
  */
@@ -88,6 +89,7 @@ struct vmm {
 	bool		 have_setup;
 
 	int		 console_flags;	/* standalone: restored at exit */
+	enum vm_test_call test_vcpu_call;	/* standalone, tests only */
 
 	/* netproxy */
 	struct imsgev	 netproxy;
@@ -311,6 +313,7 @@ vmm_boot(struct vmm *v, char *err, size_t errlen)
 	    v->serial_fd, err, errlen) == -1)
 		return -1;
 	v->vm_created = true;
+	v->vm.test_vcpu_call = v->test_vcpu_call;
 	if (event_add(v->loop, v->vm.end_efd, EV_READ, vm_ended, v) == -1) {
 		snprintf(err, errlen, "event_add: %s", strerror(errno));
 		return -1;
@@ -680,6 +683,7 @@ standalone_main(int argc, char *argv[])
 		{ "serial-fd", required_argument, NULL, 's' },
 		{ "netproxy-fd", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "test-vcpu-forbidden", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vmm	*v;
@@ -747,6 +751,11 @@ standalone_main(int argc, char *argv[])
 			break;
 		case 'v':
 			verbose++;
+			break;
+		case 'T':	/* tests only: see capsem-vmm(8) */
+			if (vm_test_call_parse(optarg, &v->test_vcpu_call) == -1)
+				fatalx("--test-vcpu-forbidden: unknown call %s",
+				    optarg);
 			break;
 		default:
 			usage();

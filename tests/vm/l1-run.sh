@@ -73,4 +73,8 @@ run poweroff 0 "powered off" --kernel "$K" \
     --cmdline "$CON capsem.test=poweroff"
 # 6. a guest that triple-faults ends it non-zero with the reason
 run triple-fault 1 "triple fault" --kernel "$D/triple-fault.elf" --cmdline "x"
+# 7. vCPU 0, right after narrowing its seccomp filter (vmm_vcpu.seccomp),
+#    makes a call the main thread may make: killed by SIGSYS (128 + 31)
+run vcpu-seccomp 159 "" --kernel "$D/triple-fault.elf" --cmdline "x" \
+    --test-vcpu-forbidden=kvm-create-vm
 echo "CAPSEM-RUN-END"

@@ -481,7 +481,8 @@ def check(text, digest, have_guest):
            or 'CAPSEM-RUN-END' in text, 'no /dev/kvm')
     expect('harness: all cases ran', 'CAPSEM-RUN-END' in text, 'run did not finish')
     sec = sections(text)
-    cases = ['pvh-stock', 'bzimage', 'panic', 'poweroff', 'triple-fault']
+    cases = ['pvh-stock', 'bzimage', 'panic', 'poweroff', 'triple-fault',
+             'vcpu-seccomp']
     if have_guest:
         cases[1:1] = ['devices', 'devices-standalone']
     for c in cases:
@@ -499,6 +500,9 @@ def check(text, digest, have_guest):
         m = re.search(r'L2 memtotal: (\d+)', sec.get('bzimage', ''))
         expect('bzimage: 3.5 GiB of RAM around the MMIO hole',
                m and int(m.group(1)) > 3 * 1024 * 1024, m.group(0) if m else 'no line')
+    expect('vcpu-seccomp: KVM_CREATE_VM on a vCPU thread kills the vmm (SIGSYS)',
+           'VMM-EXIT case=vcpu-seccomp status=159 ' in sec.get('vcpu-seccomp', ''),
+           'not killed by SIGSYS')
     expect('panic: reason names the kernel panic',
            re.search(r'reason=guest kernel panic.*Kernel panic', sec.get('panic', '')),
            'reason missing')

@@ -7,6 +7,11 @@
  *   openat    - open("/etc/passwd")                (not in the allowlist)
  *   execve    - execve("/bin/true")               (not in the allowlist)
  *   ptrace    - ptrace(PTRACE_TRACEME)             (not in the allowlist)
+ *   thread-narrow - a thread narrows its filter to probe_thread.seccomp
+ *               (sandbox_narrow_thread), then calls getpid (allowed to the
+ *               process, not to that thread)
+ *   thread-main - the same thread narrows and ends; then the main thread
+ *               calls getpid (still allowed to it), then exit 0
  * Each forbidden one must kill the probe with SIGSYS; if it returns, the
  * probe exits 3.
  */
@@ -15,6 +20,7 @@
 #include <sys/syscall.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +28,30 @@
 #include "log.h"
 #include "sandbox.h"
 #include "probe_seccomp.h"
+#include "probe_thread_seccomp.h"
+
+/* arg non-NULL: getpid after narrowing (the thread's filter forbids it) */
+static void *
+narrowed_thread(void *arg)
+{
+	sandbox_narrow_thread("probe thread", probe_thread_seccomp_rules,
+	    PROBE_THREAD_SECCOMP_NRULES);
+	if (arg != NULL)
+		(void)syscall(SYS_getpid);
+	return NULL;
+}
+
+static int
+run_thread(int call_getpid)
+{
+	pthread_t	 t;
+	static int	 yes = 1;
+
+	if (pthread_create(&t, NULL, narrowed_thread,
+	    call_getpid ? &yes : NULL) != 0 || pthread_join(t, NULL) != 0)
+		return 5;
+	return 0;
+}
 
 int
 main(int argc, char *argv[])
@@ -70,7 +100,15 @@ main(int argc, char *argv[])
 		(void)syscall(SYS_execve, "/bin/true", args, args);
 	} else if (strcmp(cmd, "ptrace") == 0)
 		(void)syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
-	else
+	else if (strcmp(cmd, "thread-narrow") == 0) {
+		if (run_thread(1) != 0)
+			return 5;
+	} else if (strcmp(cmd, "thread-main") == 0) {
+		if (run_thread(0) != 0)
+			return 5;
+		(void)syscall(SYS_getpid);
+		return 0;
+	} else
 		return 4;
 	return 3;
 }

@@ -2,6 +2,9 @@
  * sandbox: run sandbox_probe (the children's sandbox_enter with a small
  * allowlist), check what /proc says about it, then make it call a
  * forbidden syscall and check that the kernel killed it with SIGSYS.
+ * A thread's narrower filter (sandbox_narrow_thread) binds that thread
+ * only: the call it forbids kills from that thread, the main thread may
+ * still make it.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -132,6 +135,21 @@ START_TEST(execve_kills) { expect_sigsys("execve\n"); }
 END_TEST
 START_TEST(ptrace_kills) { expect_sigsys("ptrace\n"); }
 END_TEST
+START_TEST(narrowed_thread_kills) { expect_sigsys("thread-narrow\n"); }
+END_TEST
+
+START_TEST(narrowed_thread_leaves_main)
+{
+	struct probe	 p;
+	int		 status;
+
+	probe_start(&p);
+	status = probe_do(&p, "thread-main\n");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "getpid on the main thread after a thread narrowed: status 0x%x",
+	    status);
+}
+END_TEST
 
 int
 main(int argc, char *argv[])
@@ -151,6 +169,8 @@ main(int argc, char *argv[])
 	tcase_add_test(tc, open_kills);
 	tcase_add_test(tc, execve_kills);
 	tcase_add_test(tc, ptrace_kills);
+	tcase_add_test(tc, narrowed_thread_kills);
+	tcase_add_test(tc, narrowed_thread_leaves_main);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
