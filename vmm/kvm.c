@@ -498,6 +498,35 @@ vcpu_kvm_failed(struct vcpu *v)
 	vm_end(v->vm, VM_END_KVM, "%s", what);
 }
 
+/*
+ * The guest triple-faulted (KVM_EXIT_SHUTDOWN): say what KVM holds of the
+ * vCPU, in the log whole and in the end reason as far as it fits.
+ */
+static void
+vcpu_triple_fault(struct vcpu *v)
+{
+	struct vcpu_state st;
+	struct kvm_xcrs	 xcrs;
+	char		 what[1024];
+	uint32_t	 i;
+
+	memset(&st, 0, sizeof(st));
+	st.have_regs = ioctl(v->fd, KVM_GET_REGS, &st.regs) == 0;
+	st.have_sregs = ioctl(v->fd, KVM_GET_SREGS, &st.sregs) == 0;
+	st.have_events = ioctl(v->fd, KVM_GET_VCPU_EVENTS, &st.events) == 0;
+	memset(&xcrs, 0, sizeof(xcrs));
+	if (ioctl(v->fd, KVM_GET_XCRS, &xcrs) == 0)
+		for (i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; i++)
+			if (xcrs.xcrs[i].xcr == 0) {
+				st.xcr0 = xcrs.xcrs[i].value;
+				st.have_xcr0 = true;
+			}
+	vcpu_state_describe(&st, &v->exits, what, sizeof(what));
+	log_warnx("vCPU %u: guest triple fault: %s", v->id, what);
+	vm_end(v->vm, VM_END_ERROR, "guest triple fault on vCPU %u: %s", v->id,
+	    what);
+}
+
 int
 vm_test_call_parse(const char *name, enum vm_test_call *call)
 {
@@ -555,6 +584,7 @@ vcpu_main(void *arg)
 			    strerror(errno));
 			break;
 		}
+		vcpu_exit_log_add(&v->exits, run);
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			handle_io(v);
@@ -565,8 +595,7 @@ vcpu_main(void *arg)
 		case KVM_EXIT_INTR:
 			break;
 		case KVM_EXIT_SHUTDOWN:
-			vm_end(vm, VM_END_ERROR, "guest triple fault on vCPU %u",
-			    v->id);
+			vcpu_triple_fault(v);
 			break;
 		case KVM_EXIT_HLT:
 			vm_end(vm, VM_END_ERROR, "vCPU %u halted", v->id);

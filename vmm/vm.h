@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "guestmem.h"
+#include "kvm_exit.h"
 #include "serial.h"
 #include "virtio.h"
 #include "x86/boot.h"
@@ -50,6 +51,7 @@ struct vcpu {
 	struct kvm_run	*run;
 	pthread_t	 thread;
 	bool		 started;
+	struct vcpu_exit_log exits;	/* its last exits, for its end */
 };
 
 struct vm {

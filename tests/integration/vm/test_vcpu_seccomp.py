@@ -9,6 +9,8 @@ at once), so only creating the VM and entering KVM_RUN must work -- this
 machine's PVM does that, though it cannot run the capsem guest.
   - without the test hook the vCPU thread, under vmm_vcpu.seccomp, runs
     KVM_RUN, reports the triple fault and ends: exit 1 with the reason
+    and the vCPU's state (RIP, control registers, EFER, XCR0, the held
+    exception, its last exits), read on that thread under its filter;
     (the main thread made KVM_CREATE_VM, KVM_CREATE_VCPU and eventfd2
     under vmm.seccomp on the way);
   - --test-vcpu-forbidden=kvm-create-vm / eventfd: vCPU 0 makes, right
@@ -45,6 +47,18 @@ class VcpuSeccomp(unittest.TestCase):
         rc, out = run_vmm('--cpus', '2')
         self.assertEqual(rc, 1, out)
         self.assertIn('guest ended: guest triple fault on vCPU 0', out)
+
+    def test_triple_fault_report(self):
+        # The vCPU's state as KVM holds it: the ud2 at the PVH entry
+        # (0x1000000) in 32-bit protected mode (CR0 = PE|ET, no paging),
+        # and its one exit.
+        rc, out = run_vmm('--cpus', '1')
+        self.assertEqual(rc, 1, out)
+        self.assertIn('guest triple fault on vCPU 0: rip 0x1000000 ', out)
+        self.assertIn(' cr0 0x11 ', out)
+        self.assertIn(' efer 0x0 ', out)
+        self.assertRegex(out, r' xcr0 0x[0-9a-f]+;')
+        self.assertIn('last 1 of 1 exits: shutdown', out)
 
     def expect_sigsys(self, call, cpus='1'):
         rc, out = run_vmm('--cpus', cpus, '--test-vcpu-forbidden=' + call)

@@ -79,6 +79,65 @@ START_TEST(fail_entry)
 }
 END_TEST
 
+/* A #PF held while the guest triple-faults, after ten exits. */
+START_TEST(triple_fault_state)
+{
+	struct vcpu_exit_log log;
+	struct vcpu_state st;
+	struct kvm_run	 run;
+	char		 buf[1024];
+	int		 i;
+
+	memset(&log, 0, sizeof(log));
+	memset(&run, 0, sizeof(run));
+	for (i = 0; i < 9; i++) {
+		run.exit_reason = KVM_EXIT_IO;
+		run.io.direction = KVM_EXIT_IO_OUT;
+		run.io.size = 1;
+		run.io.port = (uint16_t)(0x3f8 + i);
+		vcpu_exit_log_add(&log, &run);
+	}
+	memset(&run, 0, sizeof(run));
+	run.exit_reason = KVM_EXIT_MMIO;
+	run.mmio.phys_addr = 0xd0000050;
+	run.mmio.len = 4;
+	run.mmio.is_write = 1;
+	vcpu_exit_log_add(&log, &run);
+	memset(&st, 0, sizeof(st));
+	st.have_regs = st.have_sregs = st.have_xcr0 = st.have_events = true;
+	st.regs.rip = 0xffffffff81000000ULL;
+	st.regs.rsp = 0x8000;
+	st.regs.rflags = 0x2;
+	st.sregs.cr0 = 0x80050033;
+	st.sregs.cr2 = 0xdead000;
+	st.sregs.cr3 = 0x1000;
+	st.sregs.cr4 = 0x3406f0;
+	st.sregs.efer = 0xd01;
+	st.xcr0 = 0x7;
+	st.events.exception.injected = 1;
+	st.events.exception.nr = 14;
+	st.events.exception.has_error_code = 1;
+	st.events.exception.error_code = 2;
+	vcpu_state_describe(&st, &log, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "rip 0xffffffff81000000 rsp 0x8000 rflags 0x2 "
+	    "cr0 0x80050033 cr2 0xdead000 cr3 0x1000 cr4 0x3406f0 efer 0xd01 "
+	    "xcr0 0x7; exception 14 (#PF) injected, error code 0x2; last 8 of "
+	    "10 exits: io 0x3fa out 1, io 0x3fb out 1, io 0x3fc out 1, "
+	    "io 0x3fd out 1, io 0x3fe out 1, io 0x3ff out 1, io 0x400 out 1, "
+	    "mmio 0xd0000050 write 4");
+
+	/* Nothing KVM could tell, a short buffer: still one line. */
+	memset(&st, 0, sizeof(st));
+	vcpu_state_describe(&st, NULL, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "registers unknown");
+	st.have_regs = true;
+	vcpu_state_describe(&st, &log, buf, 16);
+	ck_assert_str_eq(buf, "rip 0x0 rsp 0x0");
+	ck_assert_str_eq(x86_exception_name(8), "#DF");
+	ck_assert_str_eq(x86_exception_name(200), "#?");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -90,6 +149,7 @@ main(void)
 	tcase_add_test(tc, emulation_with_bytes);
 	tcase_add_test(tc, other_suberrors);
 	tcase_add_test(tc, fail_entry);
+	tcase_add_test(tc, triple_fault_state);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
