@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <mbedtls/platform_util.h>
@@ -35,53 +34,12 @@
 #define NP_NOFILE	4096
 #define NP_PEER_MAXLEN	(64u * 1024)
 
-uint64_t
-np_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-uint32_t
-np_idle_ms(const struct netproxy *np)
-{
-	return np->settings.idle_timeout_ms ? np->settings.idle_timeout_ms :
-	    NP_IDLE_MS;
-}
-
-uint32_t
-np_connect_ms(const struct netproxy *np)
-{
-	return np->settings.connect_timeout_ms ?
-	    np->settings.connect_timeout_ms : NP_CONNECT_MS;
-}
-
 struct np_conn *
 np_conn_lookup(struct netproxy *np, uint32_t id)
 {
 	struct np_conn *c = np->conns[id & (NP_MAX_CONNS - 1)];
 
 	return c != NULL && c->id == id ? c : NULL;
-}
-
-int
-np_send_certd(struct netproxy *np, uint32_t type, uint32_t peerid,
-    const void *data, size_t len)
-{
-	if (np->certd == NULL)
-		return -1;
-	return imsgev_compose(np->certd, type, peerid, -1, data, len);
-}
-
-int
-np_send_policyd(struct netproxy *np, uint32_t type, uint32_t peerid,
-    const void *d1, size_t l1, const void *d2, size_t l2)
-{
-	if (np->policyd == NULL)
-		return -1;
-	return imsgev_compose2(np->policyd, type, peerid, -1, d1, l1, d2, l2);
 }
 
 /* certd */

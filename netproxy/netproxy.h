@@ -252,11 +252,13 @@ struct netproxy {
 };
 
 /* netproxy.c */
+struct np_conn *np_conn_lookup(struct netproxy *, uint32_t id);
+
+/* services.c */
 int	np_send_certd(struct netproxy *, uint32_t type, uint32_t peerid,
 	    const void *, size_t);
 int	np_send_policyd(struct netproxy *, uint32_t type, uint32_t peerid,
 	    const void *, size_t, const void *, size_t);
-struct np_conn *np_conn_lookup(struct netproxy *, uint32_t id);
 uint32_t np_idle_ms(const struct netproxy *);
 uint32_t np_connect_ms(const struct netproxy *);
 uint64_t np_now_us(void);
