@@ -300,6 +300,17 @@ void	conn_run(struct np_conn *);
 void	conn_sweep(struct netproxy *, uint64_t now_ms);
 void	conn_free(struct np_conn *);
 
+/* respond.c */
+void	respond(struct np_conn *, int status, const char *reason,
+	    const struct msg_verdict *);
+void	audit_stream(struct np_conn *, uint32_t kind, int status, bool allow,
+	    const struct msg_verdict *, const char *reason);
+
+/* exchange.c */
+void	exchange_start(struct np_conn *);
+bool	exchange_step(struct np_conn *);
+bool	exchange_tunnel(struct np_conn *);
+
 /* upstream.c */
 int	upstream_start(struct netproxy *, struct np_conn *, const char *host,
 	    uint16_t port, bool tls, struct np_upstream **, int *status,
