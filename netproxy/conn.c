@@ -22,6 +22,7 @@
 
 static void	client_event(int, uint32_t, void *);
 static bool	step(struct np_conn *);
+static void	conn_run(struct np_conn *);
 
 /* End the connection without an answer (no HTTP possible yet). */
 static void
@@ -126,6 +127,8 @@ conn_free(struct np_conn *c)
 
 	if (c->up != NULL)
 		upstream_release(np, c->up, c->up_idle);
+	if (c->state == CS_UPSTREAM)
+		upstream_abandon(np, c);
 	tls_cert_release(c->cert);
 	end_close(np, &c->client);
 	if (np->conns[slot] == c) {
@@ -432,78 +435,43 @@ step_req_head(struct np_conn *c)
 	return true;
 }
 
+/* upstream_open's one answer (see struct upstream_hooks). */
+static void
+conn_on_upstream(struct np_conn *c, struct np_upstream *u, int status,
+    const char *reason)
+{
+	if (u == NULL) {
+		respond(c, status, reason, NULL);
+		return;
+	}
+	c->up = u;
+	exchange_start(c);
+}
+
+static const struct upstream_hooks conn_upstream_hooks = {
+	.opened = conn_on_upstream,
+	.run = conn_run,
+};
+
+/* The request is allowed: its upstream, then the exchange. */
 static void
 start_upstream(struct np_conn *c)
 {
-	char	 err[512];
-	int	 status = 502, r;
-
 	if (c->up != NULL) {
 		struct np_upstream *u = c->up;
 
 		c->up_idle = false;
 		if (u->port == c->port && strcmp(u->host, c->host) == 0 &&
 		    upstream_idle_alive(u)) {
-			c->state = CS_UP_CONNECT;	/* ready: goes on at once */
+			exchange_start(c);	/* kept from the last request */
 			return;
 		}
 		upstream_release(c->np, u, false);
 		c->up = NULL;
 	}
-	r = upstream_start(c->np, c, c->host, c->port, c->kind == CONN_HTTPS,
-	    &c->up, &status, err, sizeof(err));
-	if (r == -1) {
-		respond(c, status, err, NULL);
-		return;
-	}
-	if (r == 1) {
-		c->state = CS_UP_CONNECT;
-		return;
-	}
-	if (resolver_start(c->np, c->id, c->host, err, sizeof(err)) == -1) {
-		respond(c, 502, err, NULL);
-		return;
-	}
-	c->state = CS_RESOLVE;
-}
-
-void
-conn_on_resolved(struct np_conn *c, enum resolv_result res,
-    const struct resolv_answer *ans, const char *error)
-{
-	char	 err[512];
-	int	 status = 502;
-
-	if (res != RESOLV_OK) {
-		snprintf(err, sizeof(err), "cannot resolve %s: %s", c->host,
-		    error != NULL && error[0] != '\0' ? error :
-		    resolv_result_string(res));
-		respond(c, 502, err, NULL);
-	} else if ((c->up = upstream_connect_resolved(c->np, c, c->host,
-	    c->port, c->kind == CONN_HTTPS, ans->addrs, ans->naddrs, &status,
-	    err, sizeof(err))) == NULL)
-		respond(c, status, err, NULL);
-	else
-		c->state = CS_UP_CONNECT;
-	conn_run(c);
-}
-
-static bool
-step_up_connect(struct np_conn *c)
-{
-	int	 r = upstream_progress(c->np, c->up);
-
-	if (r == 0)
-		return false;
-	if (r == -1) {
-		char err[sizeof(c->up->error)];
-
-		memcpy(err, c->up->error, sizeof(err));
-		respond(c, 502, err, NULL);
-		return true;
-	}
-	exchange_start(c);
-	return true;
+	c->state = CS_UPSTREAM;
+	upstream_open(c->np, c, c->host, c->port, c->kind == CONN_HTTPS,
+	    &conn_upstream_hooks);
 }
 
 static bool
@@ -518,8 +486,6 @@ step(struct np_conn *c)
 		return step_handshake(c);
 	case CS_REQ_HEAD:
 		return step_req_head(c);
-	case CS_UP_CONNECT:
-		return step_up_connect(c);
 	case CS_EXCHANGE:
 		return exchange_step(c);
 	case CS_TUNNEL:
@@ -535,7 +501,7 @@ step(struct np_conn *c)
 	case CS_MINT:
 	case CS_HOST_CHECK:
 	case CS_REQ_CHECK:
-	case CS_RESOLVE:
+	case CS_UPSTREAM:
 	case CS_DNS_CHECK:
 		/* waiting for another process; a hang-up ends it */
 		if (c->client.failed)
@@ -592,16 +558,7 @@ update_events(struct np_conn *c)
 		want = 0;
 		if (c->up_idle)
 			want = EV_READ;		/* a close or junk: drop it */
-		else if (c->state == CS_UP_CONNECT) {
-			if (c->up->state == UP_CONNECTING)
-				want = EV_WRITE;
-			else {
-				if (up->ssl_want_read)
-					want |= EV_READ;
-				if (up->ssl_want_write)
-					want |= EV_WRITE;
-			}
-		} else {
+		else {
 			if ((c->state == CS_EXCHANGE || c->state == CS_TUNNEL) &&
 			    buf_room(&up->in) > 0)
 				want |= EV_READ;
@@ -612,7 +569,7 @@ update_events(struct np_conn *c)
 	}
 }
 
-void
+static void
 conn_run(struct np_conn *c)
 {
 	bool	 progress;
@@ -749,12 +706,6 @@ conn_sweep(struct netproxy *np, uint64_t now)
 
 		if (c == NULL || c->in_run)
 			continue;
-		if (c->state == CS_UP_CONNECT && c->up != NULL &&
-		    now > c->up->deadline) {
-			respond(c, 504, "upstream connect timeout", NULL);
-			conn_run(c);
-			continue;
-		}
 		if (c->state == CS_TUNNEL || c->state == CS_EXCHANGE)
 			continue;	/* long responses and streams */
 		if (now - c->last_active_ms > idle) {

@@ -324,8 +324,8 @@ sweep(void *arg)
 	struct netproxy *np = arg;
 	uint64_t	 now = event_now_ms();
 
+	upstream_sweep(np, now);	/* connect timeouts answer 504 first */
 	conn_sweep(np, now);
-	upstream_sweep(np, now);
 	np->sweep_timer = timer_add(np->loop, NP_SWEEP_MS, sweep, np);
 }
 
@@ -336,7 +336,7 @@ pre_sandbox(struct child *child)
 
 	tls_init(&np->tls);
 	tls_load_trust_file(&np->tls, NP_TRUST_STORE);
-	resolver_load(&np->resolver);
+	upstream_load(np);
 }
 
 static void
@@ -383,7 +383,7 @@ on_shutdown(struct child *child)
 		free(np->creds[i].value);
 	}
 	np->ncreds = 0;
-	resolver_shutdown(np);
+	upstream_shutdown(np);
 }
 
 static const struct sandbox_spec netproxy_sandbox = {
