@@ -646,9 +646,22 @@ conn_on_verdict(struct np_conn *c, const struct msg_verdict *v)
 	conn_run(c);
 }
 
+/*
+ * certd's answer to this stream's MINT_REQUEST: a chain (cached for the
+ * stream's SNI, which it was minted for) or, m NULL, why not.
+ */
 void
-conn_on_mint(struct np_conn *c, struct np_cert *cert, const char *error)
+conn_on_mint(struct np_conn *c, const struct np_minted *m, const char *error)
 {
+	struct np_cert	*cert = NULL;
+	char		 err[160];
+
+	if (m != NULL) {
+		cert = tls_cert_insert(&c->np->tls, c->sni, m->leaf,
+		    m->leaf_len, m->ca, m->ca_len, m->not_after, err,
+		    sizeof(err));
+		error = err;
+	}
 	if (c->state != CS_MINT) {
 		log_warnx("stream %u: unexpected certificate, ignored", c->id);
 		return;
@@ -656,7 +669,9 @@ conn_on_mint(struct np_conn *c, struct np_cert *cert, const char *error)
 	if (cert == NULL) {
 		char reason[160];
 
-		snprintf(reason, sizeof(reason), "certificate: %s", error);
+		/* a long error is cut to fit */
+		snprintf(reason, sizeof(reason), "certificate: %.*s",
+		    (int)(sizeof(reason) - sizeof("certificate: ")), error);
 		conn_reset(c, reason);
 	} else {
 		cert->refs++;

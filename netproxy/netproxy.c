@@ -60,8 +60,7 @@ certd_mint_response(void *ctx, struct imsg *imsg)
 	struct netproxy *np = ctx;
 	struct msg_mint_response mr;
 	struct np_conn	*c = np_conn_lookup(np, imsg->hdr.peerid);
-	struct np_cert	*cert;
-	char		 err[160];
+	struct np_minted m;
 
 	memcpy(&mr, imsg->data, sizeof(mr));
 	if ((uint64_t)mr.leaf_len + mr.ca_len != imsg->len - sizeof(mr) ||
@@ -69,10 +68,12 @@ certd_mint_response(void *ctx, struct imsg *imsg)
 		fatalx("certd: mint response lengths do not add up");
 	if (c == NULL)
 		return;			/* the stream went away */
-	cert = tls_cert_insert(&np->tls, c->sni, imsg->data + sizeof(mr),
-	    mr.leaf_len, imsg->data + sizeof(mr) + mr.leaf_len, mr.ca_len,
-	    mr.not_after, err, sizeof(err));
-	conn_on_mint(c, cert, err);
+	m.leaf = imsg->data + sizeof(mr);
+	m.leaf_len = mr.leaf_len;
+	m.ca = m.leaf + mr.leaf_len;
+	m.ca_len = mr.ca_len;
+	m.not_after = mr.not_after;
+	conn_on_mint(c, &m, NULL);
 }
 
 static void

@@ -92,6 +92,15 @@ struct np_cert {
 	bool		 used;
 };
 
+/* A chain as certd sent it (DER), its lengths checked by netproxy.c. */
+struct np_minted {
+	const uint8_t	*leaf;
+	size_t		 leaf_len;
+	const uint8_t	*ca;
+	size_t		 ca_len;
+	int64_t		 not_after;
+};
+
 struct np_tls {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
@@ -315,7 +324,8 @@ void	end_close(struct netproxy *, struct np_end *);
 /* conn.c */
 void	conn_new(struct netproxy *, const struct msg_stream_new *, int fd);
 void	conn_on_verdict(struct np_conn *, const struct msg_verdict *);
-void	conn_on_mint(struct np_conn *, struct np_cert *, const char *error);
+void	conn_on_mint(struct np_conn *, const struct np_minted *,
+	    const char *error);
 void	conn_policyd_gone(struct np_conn *);
 void	conn_certd_gone(struct np_conn *);
 void	conn_sweep(struct netproxy *, uint64_t now_ms);
