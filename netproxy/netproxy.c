@@ -34,7 +34,7 @@
 #define NP_NOFILE	4096
 #define NP_PEER_MAXLEN	(64u * 1024)
 
-struct np_conn *
+static struct np_conn *
 np_conn_lookup(struct netproxy *np, uint32_t id)
 {
 	struct np_conn *c = np->conns[id & (NP_MAX_CONNS - 1)];

@@ -2,6 +2,22 @@
  * netproxy.h: the process that parses all guest network traffic.
  * State lives in one struct netproxy; each client stream is a struct
  * np_conn with two ends (guest side, upstream side).
+ *
+ * Layers, top to bottom.  A file calls only files below it; an answer to
+ * a higher layer goes through a function pointer it was handed (struct
+ * upstream_hooks, resolver_cb), never a direct call.
+ *
+ *   netproxy.c   main, peers (parent, vmm, certd, policyd), dispatch by id
+ *   conn.c       one stream: relay header, ClientHello, policy and
+ *                certificate waits, TLS with the guest, request heads
+ *   exchange.c   a request and its response over a connected upstream
+ *   dnsserve.c   DNS-over-TCP streams
+ *   respond.c    netproxy's own answers and the audit lines
+ *   upstream.c   connect to host:port: pins, lookups, connect, TLS, pool
+ *   resolver.c   upstream.c's UDP lookups and their cache
+ *   services.c   sends to certd and policyd, the clock, the timeouts
+ *   io.c, tls.c  buffers and ends; TLS contexts and the certificate cache
+ *   parsers      http.c clienthello.c relayhdr.c resolv.c dns.c
  */
 #ifndef NETPROXY_NETPROXY_H
 #define NETPROXY_NETPROXY_H
@@ -282,9 +298,6 @@ struct netproxy {
 	uint64_t	 sweep_timer;
 };
 
-/* netproxy.c */
-struct np_conn *np_conn_lookup(struct netproxy *, uint32_t id);
-
 /* services.c */
 int	np_send_certd(struct netproxy *, uint32_t type, uint32_t peerid,
 	    const void *, size_t);
@@ -331,16 +344,20 @@ void	conn_certd_gone(struct np_conn *);
 void	conn_sweep(struct netproxy *, uint64_t now_ms);
 void	conn_free(struct np_conn *);
 
+/* exchange.c */
+void	exchange_start(struct np_conn *);
+bool	exchange_step(struct np_conn *);
+bool	exchange_tunnel(struct np_conn *);
+
+/* dnsserve.c */
+void	dns_conn_run(struct np_conn *);
+void	dns_conn_verdict(struct np_conn *, const struct msg_verdict *);
+
 /* respond.c */
 void	respond(struct np_conn *, int status, const char *reason,
 	    const struct msg_verdict *);
 void	audit_stream(struct np_conn *, uint32_t kind, int status, bool allow,
 	    const struct msg_verdict *, const char *reason);
-
-/* exchange.c */
-void	exchange_start(struct np_conn *);
-bool	exchange_step(struct np_conn *);
-bool	exchange_tunnel(struct np_conn *);
 
 /* upstream.c */
 void	upstream_load(struct netproxy *);
@@ -362,9 +379,5 @@ struct np_query *resolver_start(struct netproxy *, const char *name,
 	    resolver_cb *, void *arg, char *err, size_t errlen);
 void	resolver_forget(struct np_query *);
 void	resolver_shutdown(struct netproxy *);
-
-/* dnsserve.c */
-void	dns_conn_run(struct np_conn *);
-void	dns_conn_verdict(struct np_conn *, const struct msg_verdict *);
 
 #endif
