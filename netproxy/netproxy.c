@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <mbedtls/platform_util.h>
@@ -35,53 +34,12 @@
 #define NP_NOFILE	4096
 #define NP_PEER_MAXLEN	(64u * 1024)
 
-uint64_t
-np_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-uint32_t
-np_idle_ms(const struct netproxy *np)
-{
-	return np->settings.idle_timeout_ms ? np->settings.idle_timeout_ms :
-	    NP_IDLE_MS;
-}
-
-uint32_t
-np_connect_ms(const struct netproxy *np)
-{
-	return np->settings.connect_timeout_ms ?
-	    np->settings.connect_timeout_ms : NP_CONNECT_MS;
-}
-
-struct np_conn *
+static struct np_conn *
 np_conn_lookup(struct netproxy *np, uint32_t id)
 {
 	struct np_conn *c = np->conns[id & (NP_MAX_CONNS - 1)];
 
 	return c != NULL && c->id == id ? c : NULL;
-}
-
-int
-np_send_certd(struct netproxy *np, uint32_t type, uint32_t peerid,
-    const void *data, size_t len)
-{
-	if (np->certd == NULL)
-		return -1;
-	return imsgev_compose(np->certd, type, peerid, -1, data, len);
-}
-
-int
-np_send_policyd(struct netproxy *np, uint32_t type, uint32_t peerid,
-    const void *d1, size_t l1, const void *d2, size_t l2)
-{
-	if (np->policyd == NULL)
-		return -1;
-	return imsgev_compose2(np->policyd, type, peerid, -1, d1, l1, d2, l2);
 }
 
 /* certd */
@@ -102,8 +60,7 @@ certd_mint_response(void *ctx, struct imsg *imsg)
 	struct netproxy *np = ctx;
 	struct msg_mint_response mr;
 	struct np_conn	*c = np_conn_lookup(np, imsg->hdr.peerid);
-	struct np_cert	*cert;
-	char		 err[160];
+	struct np_minted m;
 
 	memcpy(&mr, imsg->data, sizeof(mr));
 	if ((uint64_t)mr.leaf_len + mr.ca_len != imsg->len - sizeof(mr) ||
@@ -111,10 +68,12 @@ certd_mint_response(void *ctx, struct imsg *imsg)
 		fatalx("certd: mint response lengths do not add up");
 	if (c == NULL)
 		return;			/* the stream went away */
-	cert = tls_cert_insert(&np->tls, c->sni, imsg->data + sizeof(mr),
-	    mr.leaf_len, imsg->data + sizeof(mr) + mr.leaf_len, mr.ca_len,
-	    mr.not_after, err, sizeof(err));
-	conn_on_mint(c, cert, err);
+	m.leaf = imsg->data + sizeof(mr);
+	m.leaf_len = mr.leaf_len;
+	m.ca = m.leaf + mr.leaf_len;
+	m.ca_len = mr.ca_len;
+	m.not_after = mr.not_after;
+	conn_on_mint(c, &m, NULL);
 }
 
 static void
@@ -366,8 +325,8 @@ sweep(void *arg)
 	struct netproxy *np = arg;
 	uint64_t	 now = event_now_ms();
 
+	upstream_sweep(np, now);	/* connect timeouts answer 504 first */
 	conn_sweep(np, now);
-	upstream_sweep(np, now);
 	np->sweep_timer = timer_add(np->loop, NP_SWEEP_MS, sweep, np);
 }
 
@@ -378,7 +337,7 @@ pre_sandbox(struct child *child)
 
 	tls_init(&np->tls);
 	tls_load_trust_file(&np->tls, NP_TRUST_STORE);
-	resolver_load(&np->resolver);
+	upstream_load(np);
 }
 
 static void
@@ -425,7 +384,7 @@ on_shutdown(struct child *child)
 		free(np->creds[i].value);
 	}
 	np->ncreds = 0;
-	resolver_shutdown(np);
+	upstream_shutdown(np);
 }
 
 static const struct sandbox_spec netproxy_sandbox = {

@@ -2,6 +2,22 @@
  * netproxy.h: the process that parses all guest network traffic.
  * State lives in one struct netproxy; each client stream is a struct
  * np_conn with two ends (guest side, upstream side).
+ *
+ * Layers, top to bottom.  A file calls only files below it; an answer to
+ * a higher layer goes through a function pointer it was handed (struct
+ * upstream_hooks, resolver_cb), never a direct call.
+ *
+ *   netproxy.c   main, peers (parent, vmm, certd, policyd), dispatch by id
+ *   conn.c       one stream: relay header, ClientHello, policy and
+ *                certificate waits, TLS with the guest, request heads
+ *   exchange.c   a request and its response over a connected upstream
+ *   dnsserve.c   DNS-over-TCP streams
+ *   respond.c    netproxy's own answers and the audit lines
+ *   upstream.c   connect to host:port: pins, lookups, connect, TLS, pool
+ *   resolver.c   upstream.c's UDP lookups and their cache
+ *   services.c   sends to certd and policyd, the clock, the timeouts
+ *   io.c, tls.c  buffers and ends; TLS contexts and the certificate cache
+ *   parsers      http.c clienthello.c relayhdr.c resolv.c dns.c
  */
 #ifndef NETPROXY_NETPROXY_H
 #define NETPROXY_NETPROXY_H
@@ -92,6 +108,15 @@ struct np_cert {
 	bool		 used;
 };
 
+/* A chain as certd sent it (DER), its lengths checked by netproxy.c. */
+struct np_minted {
+	const uint8_t	*leaf;
+	size_t		 leaf_len;
+	const uint8_t	*ca;
+	size_t		 ca_len;
+	int64_t		 not_after;
+};
+
 struct np_tls {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
@@ -108,7 +133,21 @@ struct np_tls {
 	struct np_cert	 certs[NP_CERT_CACHE_MAX];
 };
 
-enum up_state { UP_CONNECTING, UP_HANDSHAKE, UP_READY };
+enum up_state { UP_RESOLVING, UP_CONNECTING, UP_HANDSHAKE, UP_READY };
+
+/*
+ * How an upstream reaches the connection using it (conn.c's two entry
+ * points, handed to upstream_open).  opened: the one answer to
+ * upstream_open, u connected (status 0) or NULL with the HTTP status to
+ * answer (403 refused address, 502, 504) and why; when it comes from
+ * within upstream_open the caller runs the connection, otherwise run
+ * follows.  run: an event on the upstream end while the connection has it.
+ */
+struct upstream_hooks {
+	void	(*opened)(struct np_conn *, struct np_upstream *u, int status,
+		    const char *reason);
+	void	(*run)(struct np_conn *);
+};
 
 struct np_upstream {
 	struct np_end	 end;
@@ -116,18 +155,26 @@ struct np_upstream {
 	char		 host[MSG_HOST_MAX];
 	uint16_t	 port;
 	bool		 tls;
+	const struct upstream_hooks *hooks;
+	struct np_query	*query;		/* UP_RESOLVING */
+	bool		 in_open;	/* inside upstream_open() */
 	uint64_t	 deadline;	/* connect + handshake */
 	uint64_t	 idle_since;	/* in the pool */
 	struct np_upstream *pool_next;
+	struct np_upstream *open_next;	/* on np->opening until connected */
 	struct netproxy	*np;
 	char		 error[1024];
 };
+
+typedef void resolver_cb(void *arg, enum resolv_result,
+    const struct resolv_answer *, const char *error);
 
 /* One upstream name lookup (resolver.c). */
 struct np_query {
 	struct netproxy	*np;
 	bool		 used;
-	uint32_t	 conn_id;	/* the stream waiting for it */
+	resolver_cb	*done;		/* NULL: nobody waits any more */
+	void		*arg;
 	char		 name[MSG_HOST_MAX];
 	uint16_t	 dns_id;
 	int		 fd;
@@ -162,8 +209,7 @@ enum conn_state {
 	CS_REQ_HEAD,		/* reading a request head */
 	CS_HOST_CHECK,		/* plain HTTP: CONN_CHECK for the Host */
 	CS_REQ_CHECK,		/* waiting for policyd on the request */
-	CS_RESOLVE,		/* waiting for the upstream name lookup */
-	CS_UP_CONNECT,		/* connecting / TLS to upstream */
+	CS_UPSTREAM,		/* waiting for upstream_open: lookup, TCP, TLS */
 	CS_EXCHANGE,		/* request body up, response back */
 	CS_TUNNEL,		/* WebSocket after 101: raw relay */
 	CS_CLOSING,		/* flushing a final answer, then close */
@@ -245,18 +291,18 @@ struct netproxy {
 	uint32_t	 next_gen;
 	struct np_upstream *pool;
 	size_t		 npool;
+	struct np_upstream *opening;	/* upstream_open in progress */
 	struct dns_table *dns;
 	struct np_resolver resolver;
 	uint64_t	 counters[4];
 	uint64_t	 sweep_timer;
 };
 
-/* netproxy.c */
+/* services.c */
 int	np_send_certd(struct netproxy *, uint32_t type, uint32_t peerid,
 	    const void *, size_t);
 int	np_send_policyd(struct netproxy *, uint32_t type, uint32_t peerid,
 	    const void *, size_t, const void *, size_t);
-struct np_conn *np_conn_lookup(struct netproxy *, uint32_t id);
 uint32_t np_idle_ms(const struct netproxy *);
 uint32_t np_connect_ms(const struct netproxy *);
 uint64_t np_now_us(void);
@@ -291,41 +337,47 @@ void	end_close(struct netproxy *, struct np_end *);
 /* conn.c */
 void	conn_new(struct netproxy *, const struct msg_stream_new *, int fd);
 void	conn_on_verdict(struct np_conn *, const struct msg_verdict *);
-void	conn_on_mint(struct np_conn *, struct np_cert *, const char *error);
+void	conn_on_mint(struct np_conn *, const struct np_minted *,
+	    const char *error);
 void	conn_policyd_gone(struct np_conn *);
 void	conn_certd_gone(struct np_conn *);
-void	conn_run(struct np_conn *);
 void	conn_sweep(struct netproxy *, uint64_t now_ms);
 void	conn_free(struct np_conn *);
 
+/* exchange.c */
+void	exchange_start(struct np_conn *);
+bool	exchange_step(struct np_conn *);
+bool	exchange_tunnel(struct np_conn *);
+
+/* dnsserve.c */
+void	dns_conn_run(struct np_conn *);
+void	dns_conn_verdict(struct np_conn *, const struct msg_verdict *);
+
+/* respond.c */
+void	respond(struct np_conn *, int status, const char *reason,
+	    const struct msg_verdict *);
+void	audit_stream(struct np_conn *, uint32_t kind, int status, bool allow,
+	    const struct msg_verdict *, const char *reason);
+
 /* upstream.c */
-int	upstream_start(struct netproxy *, struct np_conn *, const char *host,
-	    uint16_t port, bool tls, struct np_upstream **, int *status,
-	    char *err, size_t errlen);
-struct np_upstream *upstream_connect_resolved(struct netproxy *,
-	    struct np_conn *, const char *host, uint16_t port, bool tls,
-	    const uint32_t *addrs, size_t naddrs, int *status, char *err,
-	    size_t errlen);
+void	upstream_load(struct netproxy *);
+void	upstream_shutdown(struct netproxy *);
+void	upstream_open(struct netproxy *, struct np_conn *, const char *host,
+	    uint16_t port, bool tls, const struct upstream_hooks *);
+void	upstream_abandon(struct netproxy *, struct np_conn *);
 void	upstream_release(struct netproxy *, struct np_upstream *, bool reuse);
 bool	upstream_reusable(struct np_upstream *);
 bool	upstream_idle_alive(struct np_upstream *);
-int	upstream_progress(struct netproxy *, struct np_upstream *);
 void	upstream_sweep(struct netproxy *, uint64_t now_ms);
 bool	upstream_addr_private(const struct sockaddr *);
-void	upstream_event(int fd, uint32_t events, void *arg);
 
 /* resolver.c */
 void	resolver_load(struct np_resolver *);
 bool	resolver_cached(struct netproxy *, const char *name, uint32_t *addrs,
 	    size_t *naddrs);
-int	resolver_start(struct netproxy *, uint32_t conn_id, const char *name,
-	    char *err, size_t errlen);
+struct np_query *resolver_start(struct netproxy *, const char *name,
+	    resolver_cb *, void *arg, char *err, size_t errlen);
+void	resolver_forget(struct np_query *);
 void	resolver_shutdown(struct netproxy *);
-void	conn_on_resolved(struct np_conn *, enum resolv_result,
-	    const struct resolv_answer *, const char *error);
-
-/* dnsserve.c */
-void	dns_conn_run(struct np_conn *);
-void	dns_conn_verdict(struct np_conn *, const struct msg_verdict *);
 
 #endif

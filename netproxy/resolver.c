@@ -8,7 +8,7 @@
  * strictly by resolv_answer_parse (anything that is not the answer to our
  * question is ignored, not believed), a per-attempt timeout, and attempts
  * rotating over the name servers.  Successful answers are cached for their
- * TTL (at most NP_RCACHE_TTL_MAX).
+ * TTL (at most NP_RCACHE_TTL_MAX).  Only upstream.c asks it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -129,15 +129,15 @@ query_close_fd(struct np_query *q)
 	}
 }
 
-/* The lookup is over: tell the waiting stream (if it is still there). */
+/* The lookup is over: cache the answer, tell the asker (if still there). */
 static void
 query_finish(struct np_query *q, enum resolv_result res,
     const struct resolv_answer *ans, const char *error)
 {
 	struct netproxy *np = q->np;
-	struct np_conn	*c;
+	resolver_cb	*done = q->done;
+	void		*arg = q->arg;
 	char		 name[MSG_HOST_MAX], err[400];
-	uint32_t	 conn_id = q->conn_id;
 
 	query_close_fd(q);
 	q->used = false;
@@ -147,9 +147,8 @@ query_finish(struct np_query *q, enum resolv_result res,
 		cache_insert(&np->resolver, name, ans);
 	log_debug("resolve %s: %s%s%s", name, resolv_result_string(res),
 	    err[0] != '\0' ? ": " : "", err);
-	c = np_conn_lookup(np, conn_id);
-	if (c != NULL && c->state == CS_RESOLVE)
-		conn_on_resolved(c, res, ans, err);
+	if (done != NULL)
+		done(arg, res, ans, err);
 }
 
 static void	query_event(int, uint32_t, void *);
@@ -267,12 +266,12 @@ query_event(int fd, uint32_t events, void *arg)
 }
 
 /*
- * Look name up for stream conn_id; the answer arrives as
- * conn_on_resolved().  -1 (err set) when no lookup can start.
+ * Look name up; the answer arrives as done(arg, ...), never before this
+ * returns.  NULL (err set) when no lookup can start.
  */
-int
-resolver_start(struct netproxy *np, uint32_t conn_id, const char *name,
-    char *err, size_t errlen)
+struct np_query *
+resolver_start(struct netproxy *np, const char *name, resolver_cb *done,
+    void *arg, char *err, size_t errlen)
 {
 	struct np_resolver *r = &np->resolver;
 	struct np_query	*q = NULL;
@@ -281,7 +280,7 @@ resolver_start(struct netproxy *np, uint32_t conn_id, const char *name,
 	if (r->conf.count == 0) {
 		snprintf(err, errlen, "cannot resolve %s: no name server in "
 		    "%s and no [upstream] resolve pin", name, r->conf_path);
-		return -1;
+		return NULL;
 	}
 	for (i = 0; i < NP_QUERIES_MAX; i++)
 		if (!r->q[i].used) {
@@ -291,22 +290,31 @@ resolver_start(struct netproxy *np, uint32_t conn_id, const char *name,
 	if (q == NULL) {
 		snprintf(err, errlen, "cannot resolve %s: too many lookups "
 		    "in progress", name);
-		return -1;
+		return NULL;
 	}
 	memset(q, 0, sizeof(*q));
 	q->np = np;
 	q->used = true;
 	q->fd = -1;
-	q->conn_id = conn_id;
+	q->done = done;
+	q->arg = arg;
 	snprintf(q->name, sizeof(q->name), "%s", name);
 	snprintf(q->error, sizeof(q->error), "no attempt made");
 	if (query_send(q) == -1) {
 		snprintf(err, errlen, "cannot resolve %s: %s", name, q->error);
 		query_close_fd(q);
 		q->used = false;
-		return -1;
+		return NULL;
 	}
-	return 0;
+	return q;
+}
+
+/* The asker went away: the lookup goes on (its answer is cached). */
+void
+resolver_forget(struct np_query *q)
+{
+	q->done = NULL;
+	q->arg = NULL;
 }
 
 void

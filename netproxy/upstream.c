@@ -1,9 +1,12 @@
 /*
- * upstream.c: connections from netproxy to the real servers.  Resolve
- * ([upstream] resolve pins first), refuse loopback/private/link-local/
- * metadata addresses unless [network] private_addresses, connect without
- * blocking under a deadline, TLS with hostname verification, and keep idle
- * connections in a small pool per host:port for reuse.
+ * upstream.c: connections from netproxy to the real servers, "connect to
+ * host:port" from the name to a connected, verified end.  Resolve
+ * ([upstream] resolve pins first, then numeric hosts, resolver.c's cache,
+ * a lookup by resolver.c), refuse loopback/private/link-local/metadata
+ * addresses unless [network] private_addresses, connect without blocking
+ * under a deadline, TLS with hostname verification, and keep idle
+ * connections in a small pool per host:port for reuse.  conn.c calls
+ * upstream_open() and gets one answer through its upstream_hooks.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +22,8 @@
 #include "event.h"
 #include "log.h"
 #include "netproxy.h"
+
+static void	upstream_event(int, uint32_t, void *);
 
 static bool
 v4_private(uint32_t a)		/* host byte order */
@@ -132,6 +137,8 @@ pool_take(struct netproxy *np, const char *host, uint16_t port, bool tls)
 static void
 upstream_free(struct netproxy *np, struct np_upstream *u)
 {
+	if (u->query != NULL)
+		resolver_forget(u->query);
 	end_close(np, &u->end);
 	free(u);
 }
@@ -149,145 +156,62 @@ addr_text(const struct sockaddr_storage *ss, char *a, size_t alen)
 		    (socklen_t)alen);
 }
 
+/*
+ * Reasons found before the socket connects (pins, lookups, addresses) are
+ * at most UP_REASON_MAX bytes; connect and TLS reasons may fill u->error.
+ */
+#define UP_REASON_MAX	512
+
 /* Start a non-blocking connection to an address already decided on. */
-static struct np_upstream *
-connect_addr(struct netproxy *np, struct np_conn *c, const char *host,
-    uint16_t port, bool tls, const struct sockaddr_storage *ss,
-    socklen_t sslen, int *status, char *err, size_t errlen)
+static int
+connect_addr(struct np_upstream *u, const struct sockaddr_storage *ss,
+    socklen_t sslen)
 {
-	struct np_upstream *u;
+	struct netproxy *np = u->np;
 	char		 a[INET6_ADDRSTRLEN];
 	int		 fd, one = 1;
 
-	*status = 502;
 	if (!np->settings.private_addresses &&
 	    upstream_addr_private((const struct sockaddr *)ss)) {
 		addr_text(ss, a, sizeof(a));
-		*status = 403;
-		snprintf(err, errlen, "%s resolves to a private address (%s); "
-		    "set [network] private_addresses = true to allow", host, a);
-		return NULL;
+		snprintf(u->error, UP_REASON_MAX, "%s resolves to a private "
+		    "address (%s); set [network] private_addresses = true to "
+		    "allow", u->host, a);
+		return 403;
 	}
 	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return NULL;
+		snprintf(u->error, UP_REASON_MAX, "socket: %s", strerror(errno));
+		return 502;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (const struct sockaddr *)ss, sslen) == -1 &&
 	    errno != EINPROGRESS) {
-		snprintf(err, errlen, "connect to %s:%u: %s", host, port,
-		    strerror(errno));
+		snprintf(u->error, UP_REASON_MAX, "connect to %s:%u: %s",
+		    u->host, u->port, strerror(errno));
 		close(fd);
-		return NULL;
+		return 502;
 	}
-	if ((u = calloc(1, sizeof(*u))) == NULL) {
-		close(fd);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	u->np = np;
 	u->end.fd = fd;
-	u->end.up = u;
-	u->end.conn = c;
-	snprintf(u->host, sizeof(u->host), "%s", host);
-	u->port = port;
-	u->tls = tls;
 	u->state = UP_CONNECTING;
 	u->deadline = event_now_ms() + np_connect_ms(np);
 	if (buf_alloc(&u->end.in, NP_UP_IN_SIZE) == -1 ||
 	    buf_alloc(&u->end.out, NP_OUT_SIZE) == -1 ||
 	    event_add(np->loop, fd, EV_WRITE, upstream_event, &u->end) == -1) {
-		snprintf(err, errlen, "out of memory");
-		upstream_free(np, u);
-		return NULL;
+		snprintf(u->error, UP_REASON_MAX, "out of memory");
+		return 502;
 	}
 	u->end.events = EV_WRITE;
-	return u;
-}
-
-/*
- * A connection to host:port for conn c: from the pool, or a new one to a
- * pinned, numeric or cached address.  1: *out is set (connecting or
- * ready); 0: the name must be looked up first (upstream_connect_resolved
- * follows); -1: *status is the HTTP status to answer with (403 for a
- * refused address, 502 otherwise) and err the reason.
- */
-int
-upstream_start(struct netproxy *np, struct np_conn *c, const char *host,
-    uint16_t port, bool tls, struct np_upstream **out, int *status,
-    char *err, size_t errlen)
-{
-	struct sockaddr_storage ss;
-	socklen_t	 sslen;
-	uint32_t	 addrs[RESOLV_ADDR_MAX];
-	size_t		 naddrs;
-	int		 r;
-
-	*status = 502;
-	if ((*out = pool_take(np, host, port, tls)) != NULL) {
-		(*out)->end.conn = c;
-		return 1;
-	}
-	if ((r = resolve_local(np, host, port, &ss, &sslen, err, errlen)) == -1)
-		return -1;
-	if (r == 1) {
-		*out = connect_addr(np, c, host, port, tls, &ss, sslen, status,
-		    err, errlen);
-		return *out != NULL ? 1 : -1;
-	}
-	if (resolver_cached(np, host, addrs, &naddrs)) {
-		*out = upstream_connect_resolved(np, c, host, port, tls, addrs,
-		    naddrs, status, err, errlen);
-		return *out != NULL ? 1 : -1;
-	}
 	return 0;
-}
-
-/*
- * Connect to the first usable address the resolver found.  Private
- * addresses are skipped unless [network] private_addresses (a name that
- * resolves only to such addresses is refused: DNS rebinding, SSRF).
- */
-struct np_upstream *
-upstream_connect_resolved(struct netproxy *np, struct np_conn *c,
-    const char *host, uint16_t port, bool tls, const uint32_t *addrs,
-    size_t naddrs, int *status, char *err, size_t errlen)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	size_t		 i, pick = 0;
-
-	*status = 502;
-	if (naddrs == 0) {
-		snprintf(err, errlen, "cannot resolve %s: no address", host);
-		return NULL;
-	}
-	for (i = 0; i < naddrs; i++) {
-		memset(&ss, 0, sizeof(ss));
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(addrs[i]);
-		if (np->settings.private_addresses ||
-		    !upstream_addr_private((struct sockaddr *)&ss)) {
-			pick = i;
-			break;
-		}
-	}
-	memset(&ss, 0, sizeof(ss));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(port);
-	sin->sin_addr.s_addr = htonl(addrs[pick]);
-	return connect_addr(np, c, host, port, tls, &ss, sizeof(*sin), status,
-	    err, errlen);
 }
 
 /*
  * Move a connecting upstream along.  1: ready, 0: in progress, -1: failed
  * (u->error says why).
  */
-int
-upstream_progress(struct netproxy *np, struct np_upstream *u)
+static int
+connect_progress(struct netproxy *np, struct np_upstream *u)
 {
 	int	 soerr = 0, r;
 	socklen_t len = sizeof(soerr);
@@ -356,6 +280,219 @@ upstream_progress(struct netproxy *np, struct np_upstream *u)
 	}
 	u->end.failed = true;
 	return -1;
+}
+
+static void
+opening_remove(struct netproxy *np, struct np_upstream *u)
+{
+	struct np_upstream **pp;
+
+	for (pp = &np->opening; *pp != NULL; pp = &(*pp)->open_next) {
+		if (*pp == u) {
+			*pp = u->open_next;
+			u->open_next = NULL;
+			return;
+		}
+	}
+}
+
+/*
+ * The open is over: hand u to its connection (status 0), or free it and
+ * tell the connection the status to answer and why.  run: not called from
+ * within upstream_open, so the connection is run here.
+ */
+static void
+open_finish(struct np_upstream *u, int status, bool run)
+{
+	struct netproxy *np = u->np;
+	struct np_conn	*c = u->end.conn;
+	const struct upstream_hooks *hooks = u->hooks;
+	char		 reason[sizeof(u->error)];
+
+	opening_remove(np, u);
+	if (status == 0)
+		hooks->opened(c, u, 0, NULL);
+	else {
+		memcpy(reason, u->error, sizeof(reason));
+		upstream_free(np, u);
+		hooks->opened(c, NULL, status, reason);
+	}
+	if (run)
+		hooks->run(c);
+}
+
+/* Connecting or in the TLS handshake: go on, then wait for the socket. */
+static void
+open_progress(struct np_upstream *u, bool run)
+{
+	struct np_end	*e = &u->end;
+	uint32_t	 want = 0;
+	int		 r = connect_progress(u->np, u);
+
+	if (r == 1) {
+		open_finish(u, 0, run);
+		return;
+	}
+	if (r == -1) {
+		open_finish(u, 502, run);
+		return;
+	}
+	if (u->state == UP_CONNECTING)
+		want = EV_WRITE;
+	else {
+		if (e->ssl_want_read)
+			want |= EV_READ;
+		if (e->ssl_want_write)
+			want |= EV_WRITE;
+	}
+	if (e->fd != -1 && want != e->events &&
+	    event_mod(u->np->loop, e->fd, want) == 0)
+		e->events = want;
+}
+
+static void
+open_connect(struct np_upstream *u, const struct sockaddr_storage *ss,
+    socklen_t sslen, bool run)
+{
+	int	 status = connect_addr(u, ss, sslen);
+
+	if (status != 0)
+		open_finish(u, status, run);
+	else
+		open_progress(u, run);
+}
+
+/*
+ * Connect to the first usable address the resolver found.  Private
+ * addresses are skipped unless [network] private_addresses (a name that
+ * resolves only to such addresses is refused: DNS rebinding, SSRF).
+ */
+static void
+open_resolved(struct np_upstream *u, const uint32_t *addrs, size_t naddrs,
+    bool run)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	size_t		 i, pick = 0;
+
+	if (naddrs == 0) {
+		snprintf(u->error, UP_REASON_MAX, "cannot resolve %s: no "
+		    "address", u->host);
+		open_finish(u, 502, run);
+		return;
+	}
+	for (i = 0; i < naddrs; i++) {
+		memset(&ss, 0, sizeof(ss));
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(addrs[i]);
+		if (u->np->settings.private_addresses ||
+		    !upstream_addr_private((struct sockaddr *)&ss)) {
+			pick = i;
+			break;
+		}
+	}
+	memset(&ss, 0, sizeof(ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(u->port);
+	sin->sin_addr.s_addr = htonl(addrs[pick]);
+	open_connect(u, &ss, sizeof(*sin), run);
+}
+
+/* resolver.c's answer for u's host. */
+static void
+open_on_resolved(void *arg, enum resolv_result res,
+    const struct resolv_answer *ans, const char *error)
+{
+	struct np_upstream *u = arg;
+
+	u->query = NULL;
+	if (res != RESOLV_OK) {
+		snprintf(u->error, UP_REASON_MAX, "cannot resolve %s: %s",
+		    u->host, error != NULL && error[0] != '\0' ? error :
+		    resolv_result_string(res));
+		open_finish(u, 502, true);
+		return;
+	}
+	open_resolved(u, ans->addrs, ans->naddrs, true);
+}
+
+/*
+ * A connection to host:port for conn c: from the pool, or a new one to a
+ * pinned, numeric, cached or looked-up address, connected and (tls) past
+ * its verified TLS handshake.  The one answer is hooks->opened(); see
+ * struct upstream_hooks.
+ */
+void
+upstream_open(struct netproxy *np, struct np_conn *c, const char *host,
+    uint16_t port, bool tls, const struct upstream_hooks *hooks)
+{
+	struct np_upstream *u;
+	struct sockaddr_storage ss;
+	socklen_t	 sslen;
+	uint32_t	 addrs[RESOLV_ADDR_MAX];
+	size_t		 naddrs;
+	int		 r;
+
+	if ((u = pool_take(np, host, port, tls)) != NULL) {
+		u->end.conn = c;
+		u->hooks = hooks;
+		hooks->opened(c, u, 0, NULL);
+		return;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL) {
+		hooks->opened(c, NULL, 502, "out of memory");
+		return;
+	}
+	u->np = np;
+	u->end.fd = -1;
+	u->end.up = u;
+	u->end.conn = c;
+	u->hooks = hooks;
+	snprintf(u->host, sizeof(u->host), "%s", host);
+	u->port = port;
+	u->tls = tls;
+	u->state = UP_RESOLVING;
+	u->open_next = np->opening;
+	np->opening = u;
+	if ((r = resolve_local(np, host, port, &ss, &sslen, u->error,
+	    UP_REASON_MAX)) == -1)
+		open_finish(u, 502, false);
+	else if (r == 1)
+		open_connect(u, &ss, sslen, false);
+	else if (resolver_cached(np, host, addrs, &naddrs))
+		open_resolved(u, addrs, naddrs, false);
+	else if ((u->query = resolver_start(np, host, open_on_resolved, u,
+	    u->error, UP_REASON_MAX)) == NULL)
+		open_finish(u, 502, false);
+}
+
+/* conn c is going away while its upstream_open is still under way. */
+void
+upstream_abandon(struct netproxy *np, struct np_conn *c)
+{
+	struct np_upstream *u;
+
+	for (u = np->opening; u != NULL; u = u->open_next) {
+		if (u->end.conn == c) {
+			opening_remove(np, u);
+			upstream_free(np, u);
+			return;
+		}
+	}
+}
+
+/* Before the sandbox: what the lookups need (resolver.c). */
+void
+upstream_load(struct netproxy *np)
+{
+	resolver_load(&np->resolver);
+}
+
+/* The process ends: stop the lookups in flight. */
+void
+upstream_shutdown(struct netproxy *np)
+{
+	resolver_shutdown(np);
 }
 
 /* Ready for another request: connected, nothing pending either way. */
@@ -431,11 +568,24 @@ pool_remove(struct netproxy *np, struct np_upstream *u)
 	}
 }
 
+/*
+ * Opens past their connect deadline answer 504; idle pooled connections
+ * past NP_POOL_IDLE_MS are closed.  A timed-out open's callbacks touch
+ * only its own connection, so the next pointer stays good.
+ */
 void
 upstream_sweep(struct netproxy *np, uint64_t now)
 {
 	struct np_upstream *u, *next;
 
+	for (u = np->opening; u != NULL; u = next) {
+		next = u->open_next;
+		if (u->state != UP_RESOLVING && now > u->deadline) {
+			snprintf(u->error, sizeof(u->error),
+			    "upstream connect timeout");
+			open_finish(u, 504, true);
+		}
+	}
 	for (u = np->pool; u != NULL; u = next) {
 		next = u->pool_next;
 		if (now - u->idle_since > NP_POOL_IDLE_MS) {
@@ -445,7 +595,7 @@ upstream_sweep(struct netproxy *np, uint64_t now)
 	}
 }
 
-void
+static void
 upstream_event(int fd, uint32_t events, void *arg)
 {
 	struct np_end	*e = arg;
@@ -453,8 +603,12 @@ upstream_event(int fd, uint32_t events, void *arg)
 
 	(void)fd;
 	(void)events;
+	if (u->state != UP_READY) {
+		open_progress(u, true);	/* still opening: ours alone */
+		return;
+	}
 	if (e->conn != NULL) {
-		conn_run(e->conn);
+		u->hooks->run(e->conn);
 		return;
 	}
 	/* idle in the pool: the server closed it or sent junk */
