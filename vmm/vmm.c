@@ -42,7 +42,6 @@
 #include "proc.h"
 #include "sandbox.h"
 #include "vm.h"
-#include "vmm_msg.h"
 #include "vmm_seccomp.h"
 
 #define VMM_KERNEL_MAX		(256ULL << 20)
