@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "auditview.h"
+#include "text.h"
 
 #define JSON_DEPTH_MAX	32
 
@@ -161,27 +162,13 @@ hex4(const char *p, uint32_t *out)
 static void
 value_add_codepoint(struct field_value *fv, uint32_t cp)
 {
-	char	 u[4];
+	char	 u[UTF8_ENCODED_MAX];
 
 	if (cp <= 0xff) {
 		u[0] = (char)cp;
 		value_add(fv, u, 1);
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		value_add(fv, u, 2);
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		value_add(fv, u, 3);
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		value_add(fv, u, 4);
-	}
+	} else
+		value_add(fv, u, utf8_encode(cp, u));
 }
 
 /* A JSON string at js->p ('"'); decoded into fv if not NULL.  0 or -1. */
