@@ -8,9 +8,8 @@
 #include <string.h>
 
 #include "auditview.h"
+#include "jsonin.h"
 #include "text.h"
-
-#define JSON_DEPTH_MAX	32
 
 enum audit_field {
 	F_TIME, F_EVENT, F_HOST, F_PORT, F_METHOD, F_PATH, F_VERDICT,
@@ -39,11 +38,6 @@ struct field_value {
 struct audit_fields {
 	struct field_value v[NFIELDS];
 	struct field_value key;		/* scratch: the member being read */
-};
-
-struct json_scan {
-	const char	*p;
-	const char	*end;
 };
 
 /* Output into a bounded buffer; overflow cuts silently. */
@@ -112,14 +106,6 @@ auditview_escape(const char *in, size_t len, char *out, size_t outlen)
 }
 
 static void
-skip_ws(struct json_scan *js)
-{
-	while (js->p < js->end && (*js->p == ' ' || *js->p == '\t' ||
-	    *js->p == '\n' || *js->p == '\r'))
-		js->p++;
-}
-
-static void
 value_add(struct field_value *fv, const char *s, size_t n)
 {
 	if (fv == NULL)
@@ -130,29 +116,6 @@ value_add(struct field_value *fv, const char *s, size_t n)
 	}
 	memcpy(fv->bytes + fv->len, s, n);
 	fv->len += n;
-}
-
-static int
-hex4(const char *p, uint32_t *out)
-{
-	uint32_t v = 0;
-	int	 i;
-
-	for (i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (uint32_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (uint32_t)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
 }
 
 /*
@@ -171,71 +134,44 @@ value_add_codepoint(struct field_value *fv, uint32_t cp)
 		value_add(fv, u, utf8_encode(cp, u));
 }
 
+static int
+value_put_byte(void *arg, char c)
+{
+	value_add(arg, &c, 1);
+	return 0;
+}
+
+static int
+value_put_escape(void *arg, uint32_t cp)
+{
+	value_add_codepoint(arg, cp);
+	return 0;
+}
+
 /* A JSON string at js->p ('"'); decoded into fv if not NULL.  0 or -1. */
 static int
-scan_string(struct json_scan *js, struct field_value *fv)
+scan_string(struct json_cur *js, struct field_value *fv)
 {
-	uint32_t cp, lo;
-	char	 c;
+	const struct json_string_sink sink = {
+		value_put_byte, value_put_escape, true, fv
+	};
 
-	if (js->p >= js->end || *js->p != '"')
+	if (json_scan_string(js, fv != NULL ? &sink : NULL) == -1)
 		return -1;
-	js->p++;
-	while (js->p < js->end) {
-		c = *js->p++;
-		if (c == '"') {
-			if (fv != NULL)
-				fv->is_string = true;
-			return 0;
-		}
-		if ((unsigned char)c < 0x20)
-			return -1;
-		if (c != '\\') {
-			value_add(fv, &c, 1);
-			continue;
-		}
-		if (js->p >= js->end)
-			return -1;
-		c = *js->p++;
-		switch (c) {
-		case '"': case '\\': case '/':
-			value_add(fv, &c, 1);
-			break;
-		case 'b': value_add(fv, "\b", 1); break;
-		case 'f': value_add(fv, "\f", 1); break;
-		case 'n': value_add(fv, "\n", 1); break;
-		case 'r': value_add(fv, "\r", 1); break;
-		case 't': value_add(fv, "\t", 1); break;
-		case 'u':
-			if (js->end - js->p < 4 || hex4(js->p, &cp) == -1)
-				return -1;
-			js->p += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && js->end - js->p >= 6 &&
-			    js->p[0] == '\\' && js->p[1] == 'u' &&
-			    hex4(js->p + 2, &lo) == 0 && lo >= 0xdc00 &&
-			    lo < 0xe000) {
-				js->p += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				    (lo - 0xdc00);
-			}
-			value_add_codepoint(fv, cp);
-			break;
-		default:
-			return -1;
-		}
-	}
-	return -1;
+	if (fv != NULL)
+		fv->is_string = true;
+	return 0;
 }
 
 static bool
-is_digit(const struct json_scan *js)
+is_digit(const struct json_cur *js)
 {
 	return js->p < js->end && *js->p >= '0' && *js->p <= '9';
 }
 
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, its text into fv. */
 static int
-scan_number(struct json_scan *js, struct field_value *fv)
+scan_number(struct json_cur *js, struct field_value *fv)
 {
 	const char *start = js->p;
 
@@ -269,18 +205,15 @@ scan_number(struct json_scan *js, struct field_value *fv)
 }
 
 static int
-scan_literal(struct json_scan *js, const char *word, struct field_value *fv)
+scan_literal(struct json_cur *js, const char *word, struct field_value *fv)
 {
-	size_t n = strlen(word);
-
-	if ((size_t)(js->end - js->p) < n || memcmp(js->p, word, n) != 0)
+	if (json_literal(js, word) == -1)
 		return -1;
-	value_add(fv, js->p, n);
-	js->p += n;
+	value_add(fv, word, strlen(word));
 	return 0;
 }
 
-static int	scan_value(struct json_scan *, struct field_value *, int depth,
+static int	scan_value(struct json_cur *, struct field_value *, int depth,
 		    struct audit_fields *);
 
 /*
@@ -288,7 +221,7 @@ static int	scan_value(struct json_scan *, struct field_value *, int depth,
  * != NULL) whose key is known are decoded into fields.
  */
 static int
-scan_container(struct json_scan *js, int depth, struct audit_fields *fields)
+scan_container(struct json_cur *js, int depth, struct audit_fields *fields)
 {
 	struct field_value *dst;
 	char	 close = *js->p == '{' ? '}' : ']';
@@ -298,7 +231,7 @@ scan_container(struct json_scan *js, int depth, struct audit_fields *fields)
 	if (depth >= JSON_DEPTH_MAX)
 		return -1;
 	js->p++;
-	skip_ws(js);
+	json_ws(js);
 	if (js->p < js->end && *js->p == close) {
 		js->p++;
 		return 0;
@@ -316,7 +249,7 @@ scan_container(struct json_scan *js, int depth, struct audit_fields *fields)
 				    memcmp(fields->key.bytes, field_keys[i],
 				    fields->key.len) == 0)
 					dst = &fields->v[i];
-			skip_ws(js);
+			json_ws(js);
 			if (js->p >= js->end || *js->p != ':')
 				return -1;
 			js->p++;
@@ -326,10 +259,10 @@ scan_container(struct json_scan *js, int depth, struct audit_fields *fields)
 			dst->cut = dst->is_string = false;
 			dst->present = true;
 		}
-		skip_ws(js);
+		json_ws(js);
 		if (scan_value(js, dst, depth + 1, NULL) == -1)
 			return -1;
-		skip_ws(js);
+		json_ws(js);
 		if (js->p >= js->end)
 			return -1;
 		if (*js->p == close) {
@@ -339,12 +272,12 @@ scan_container(struct json_scan *js, int depth, struct audit_fields *fields)
 		if (*js->p != ',')
 			return -1;
 		js->p++;
-		skip_ws(js);
+		json_ws(js);
 	}
 }
 
 static int
-scan_value(struct json_scan *js, struct field_value *fv, int depth,
+scan_value(struct json_cur *js, struct field_value *fv, int depth,
     struct audit_fields *fields)
 {
 	if (js->p >= js->end)
@@ -372,14 +305,14 @@ scan_value(struct json_scan *js, struct field_value *fv, int depth,
 static int
 parse_object(const char *line, size_t len, struct audit_fields *fields)
 {
-	struct json_scan js = { line, line + len };
+	struct json_cur js = { line, line + len };
 
-	skip_ws(&js);
+	json_ws(&js);
 	if (js.p >= js.end || *js.p != '{')
 		return -1;
 	if (scan_container(&js, 0, fields) == -1)
 		return -1;
-	skip_ws(&js);
+	json_ws(&js);
 	return js.p == js.end ? 0 : -1;
 }
 
