@@ -163,12 +163,6 @@ scan_string(struct json_cur *js, struct field_value *fv)
 	return 0;
 }
 
-static bool
-is_digit(const struct json_cur *js)
-{
-	return js->p < js->end && *js->p >= '0' && *js->p <= '9';
-}
-
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, its text into fv. */
 static int
 scan_number(struct json_cur *js, struct field_value *fv)
@@ -177,28 +171,21 @@ scan_number(struct json_cur *js, struct field_value *fv)
 
 	if (js->p < js->end && *js->p == '-')
 		js->p++;
-	if (!is_digit(js))
-		return -1;
-	if (*js->p == '0')
+	if (js->p < js->end && *js->p == '0')
 		js->p++;
-	else
-		while (is_digit(js))
-			js->p++;
+	else if (json_digits(js) == 0)
+		return -1;
 	if (js->p < js->end && *js->p == '.') {
 		js->p++;
-		if (!is_digit(js))
+		if (json_digits(js) == 0)
 			return -1;
-		while (is_digit(js))
-			js->p++;
 	}
 	if (js->p < js->end && (*js->p == 'e' || *js->p == 'E')) {
 		js->p++;
 		if (js->p < js->end && (*js->p == '+' || *js->p == '-'))
 			js->p++;
-		if (!is_digit(js))
+		if (json_digits(js) == 0)
 			return -1;
-		while (is_digit(js))
-			js->p++;
 	}
 	value_add(fv, start, (size_t)(js->p - start));
 	return 0;

@@ -146,36 +146,77 @@ json_literal(struct json_cur *c, const char *word)
 	return 0;
 }
 
+size_t
+json_digits(struct json_cur *c)
+{
+	const char *start = c->p;
+
+	while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+		c->p++;
+	return (size_t)(c->p - start);
+}
+
 static int
 json_number(struct json_cur *c)
 {
-	const char *start;
-
 	if (c->p < c->end && *c->p == '-')
 		c->p++;
-	start = c->p;
-	while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
-		c->p++;
-	if (c->p == start)
+	if (json_digits(c) == 0)
 		return -1;
 	if (c->p < c->end && *c->p == '.') {
 		c->p++;
-		start = c->p;
-		while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
-			c->p++;
-		if (c->p == start)
+		if (json_digits(c) == 0)
 			return -1;
 	}
 	if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
 		c->p++;
 		if (c->p < c->end && (*c->p == '+' || *c->p == '-'))
 			c->p++;
-		start = c->p;
-		while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
-			c->p++;
-		if (c->p == start)
+		if (json_digits(c) == 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* Past the '[' or '{' at c->p: 1 if the container is empty (past it). */
+static int
+json_open(struct json_cur *c, char close)
+{
+	c->p++;
+	json_ws(c);
+	if (c->p < c->end && *c->p == close) {
+		c->p++;
+		return 1;
+	}
+	return 0;
+}
+
+/* A member's name (into key if not NULL) and its ':'.  0 or -1. */
+static int
+json_member_name(struct json_cur *c, char *key, size_t keylen)
+{
+	json_ws(c);
+	if (json_string(c, key, keylen) == -1)
+		return -1;
+	json_ws(c);
+	if (c->p >= c->end || *c->p++ != ':')
+		return -1;
+	return 0;
+}
+
+/* After an element or member: 1 past close, 0 past a ',', else -1. */
+static int
+json_next(struct json_cur *c, char close)
+{
+	json_ws(c);
+	if (c->p >= c->end)
+		return -1;
+	if (*c->p == close) {
+		c->p++;
+		return 1;
+	}
+	if (*c->p++ != ',')
+		return -1;
 	return 0;
 }
 
@@ -183,6 +224,8 @@ json_number(struct json_cur *c)
 static int
 json_skip(struct json_cur *c, int depth)
 {
+	int	 r;
+
 	json_ws(c);
 	if (c->p >= c->end || depth > JSON_DEPTH_MAX)
 		return -1;
@@ -196,51 +239,22 @@ json_skip(struct json_cur *c, int depth)
 	case 'n':
 		return json_literal(c, "null");
 	case '[':
-		c->p++;
-		json_ws(c);
-		if (c->p < c->end && *c->p == ']') {
-			c->p++;
+		if (json_open(c, ']'))
 			return 0;
-		}
-		for (;;) {
+		do
 			if (json_skip(c, depth + 1) == -1)
 				return -1;
-			json_ws(c);
-			if (c->p >= c->end)
-				return -1;
-			if (*c->p == ']') {
-				c->p++;
-				return 0;
-			}
-			if (*c->p++ != ',')
-				return -1;
-		}
+		while ((r = json_next(c, ']')) == 0);
+		return r == 1 ? 0 : -1;
 	case '{':
-		c->p++;
-		json_ws(c);
-		if (c->p < c->end && *c->p == '}') {
-			c->p++;
+		if (json_open(c, '}'))
 			return 0;
-		}
-		for (;;) {
-			json_ws(c);
-			if (json_string(c, NULL, 0) == -1)
+		do
+			if (json_member_name(c, NULL, 0) == -1 ||
+			    json_skip(c, depth + 1) == -1)
 				return -1;
-			json_ws(c);
-			if (c->p >= c->end || *c->p++ != ':')
-				return -1;
-			if (json_skip(c, depth + 1) == -1)
-				return -1;
-			json_ws(c);
-			if (c->p >= c->end)
-				return -1;
-			if (*c->p == '}') {
-				c->p++;
-				return 0;
-			}
-			if (*c->p++ != ',')
-				return -1;
-		}
+		while ((r = json_next(c, '}')) == 0);
+		return r == 1 ? 0 : -1;
 	default:
 		return json_number(c);
 	}
@@ -277,31 +291,18 @@ json_find(struct json_cur *c, const char *path, int depth)
 	slash = strchr(path, '/');
 	seglen = slash != NULL ? (size_t)(slash - path) : strlen(path);
 	json_ws(c);
-	if (c->p >= c->end || *c->p != '{')
+	if (c->p >= c->end || *c->p != '{' || json_open(c, '}'))
 		return -1;
-	c->p++;
-	json_ws(c);
-	if (c->p < c->end && *c->p == '}')
-		return -1;
-	for (;;) {
-		int	 match;
-
-		json_ws(c);
-		if (json_string(c, key, sizeof(key)) == -1)
+	do {
+		if (json_member_name(c, key, sizeof(key)) == -1)
 			return -1;
-		match = strlen(key) == seglen && memcmp(key, path, seglen) == 0;
-		json_ws(c);
-		if (c->p >= c->end || *c->p++ != ':')
-			return -1;
-		if (match)
+		if (strlen(key) == seglen && memcmp(key, path, seglen) == 0)
 			return json_find(c, slash != NULL ? slash + 1 : "",
 			    depth + 1);
 		if (json_skip(c, depth + 1) == -1)
 			return -1;
-		json_ws(c);
-		if (c->p >= c->end || *c->p++ != ',')
-			return -1;
-	}
+	} while (json_next(c, '}') == 0);
+	return -1;
 }
 
 int
@@ -344,29 +345,18 @@ json_each_key(const char *buf, size_t len, const char *path,
 {
 	struct json_cur c = { buf, buf + len };
 	char	 key[256];
-	int	 n = 0;
+	int	 n = 0, r;
 
 	if (json_find(&c, path, 0) == -1 || *c.p != '{')
 		return -1;
-	c.p++;
-	json_ws(&c);
-	if (c.p < c.end && *c.p == '}')
+	if (json_open(&c, '}'))
 		return 0;
-	for (;;) {
-		json_ws(&c);
-		if (json_string(&c, key, sizeof(key)) == -1)
-			return -1;
-		json_ws(&c);
-		if (c.p >= c.end || *c.p++ != ':' || json_skip(&c, 1) == -1)
+	do {
+		if (json_member_name(&c, key, sizeof(key)) == -1 ||
+		    json_skip(&c, 1) == -1)
 			return -1;
 		fn(key, arg);
 		n++;
-		json_ws(&c);
-		if (c.p >= c.end)
-			return -1;
-		if (*c.p == '}')
-			return n;
-		if (*c.p++ != ',')
-			return -1;
-	}
+	} while ((r = json_next(&c, '}')) == 0);
+	return r == 1 ? n : -1;
 }

@@ -5,8 +5,8 @@
  *
  * Two layers: lookups on a whole document (json_valid, json_get_*,
  * json_each_key), and the scanning pieces they are made of, which
- * auditview's field reader shares (json_ws, json_literal, json_hex4,
- * json_scan_string).  Pure functions, no I/O; fuzzed through
+ * auditview's field reader shares (json_ws, json_literal, json_digits,
+ * json_hex4, json_scan_string).  Pure functions, no I/O; fuzzed through
  * tests/fuzz/cli and tests/fuzz/logs.
  */
 #ifndef CAPSEM_JSONIN_H
@@ -50,6 +50,9 @@ void	json_ws(struct json_cur *);
 
 /* word ("true", "false", "null") at c->p: 0 and past it, or -1. */
 int	json_literal(struct json_cur *, const char *word);
+
+/* Skip the decimal digits at c->p; returns how many there were. */
+size_t	json_digits(struct json_cur *);
 
 /* Four hex digits at p (the caller checked they are there): 0 or -1. */
 int	json_hex4(const char *p, uint32_t *out);

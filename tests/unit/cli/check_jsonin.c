@@ -166,6 +166,19 @@ START_TEST(scan_string_sinks)
 }
 END_TEST
 
+START_TEST(digits)
+{
+	const char s[] = "0123x";
+	struct json_cur c = { s, s + sizeof(s) - 1 };
+
+	ck_assert_uint_eq(json_digits(&c), 4);
+	ck_assert_int_eq(*c.p, 'x');
+	ck_assert_uint_eq(json_digits(&c), 0);
+	c.end = c.p = s + 2;
+	ck_assert_uint_eq(json_digits(&c), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -179,6 +192,7 @@ main(void)
 	tcase_add_test(tc, lookups);
 	tcase_add_test(tc, each_key);
 	tcase_add_test(tc, scan_string_sinks);
+	tcase_add_test(tc, digits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
