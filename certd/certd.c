@@ -26,19 +26,10 @@
 #include "log.h"
 #include "mint_msg.h"
 #include "msg.h"
+#include "netproxy_peers.h"
 
-#define CERTD_MAX_NETPROXY	16		/* netproxy channels at once */
 #define CERTD_CA_CERT_MAX	(256u * 1024)	/* PEM, may carry a chain */
 #define CERTD_CA_KEY_MAX	(64u * 1024)	/* key file bytes */
-
-struct certd;
-
-struct netproxy_peer {
-	struct imsgev	 iev;
-	struct certd	*certd;
-	uint32_t	 instance;
-	size_t		 slot;
-};
 
 struct certd {
 	struct child	*child;
@@ -47,7 +38,7 @@ struct certd {
 	struct ca_minter *minter;
 	uint8_t		*ca_cert;		/* from MSG_CA_CERT, until the key */
 	size_t		 ca_cert_len;
-	struct netproxy_peer *peers[CERTD_MAX_NETPROXY];
+	struct netproxy_peers peers;
 	uint64_t	 early_refused;		/* requests before a CA loaded */
 	uint8_t		 answer[MINT_ANSWER_MAX];
 };
@@ -66,7 +57,7 @@ static void
 netproxy_mint_request(void *ctx, struct imsg *imsg)
 {
 	struct netproxy_peer *peer = ctx;
-	struct certd	*certd = peer->certd;
+	struct certd	*certd = peer->ctx;
 	size_t		 len;
 	uint32_t	 type;
 
@@ -89,45 +80,17 @@ static const struct imsg_handler netproxy_handlers[] = {
 };
 
 static void
-netproxy_closed(struct imsgev *iev, void *ctx)
-{
-	struct netproxy_peer *peer = ctx;
-
-	/* The parent sees netproxy die and ends the session; just let go. */
-	log_info("netproxy %u closed its channel", peer->instance);
-	peer->certd->peers[peer->slot] = NULL;
-	imsgev_close(iev);
-	free(peer);
-}
-
-static void
 certd_peer_channel(struct child *c, enum proc_id peer_id, uint32_t instance,
     int fd)
 {
 	struct certd	*certd = c->ctx;
 	struct netproxy_peer *peer;
 	const uint8_t	*der;
-	size_t		 slot, len;
+	size_t		 len;
 
-	if (peer_id != PROC_NETPROXY)
-		fatalx("channel to %s: certd serves netproxy only",
-		    proc_name(peer_id));
-	for (slot = 0; slot < CERTD_MAX_NETPROXY; slot++)
-		if (certd->peers[slot] == NULL)
-			break;
-	if (slot == CERTD_MAX_NETPROXY)
-		fatalx("more than %d netproxy channels", CERTD_MAX_NETPROXY);
-	if ((peer = calloc(1, sizeof(*peer))) == NULL)
-		fatal("calloc");
-	peer->certd = certd;
-	peer->instance = instance;
-	peer->slot = slot;
-	imsgev_init(&peer->iev, c->loop, fd, IMSG_MAXLEN_DEFAULT, "netproxy",
-	    netproxy_handlers,
-	    sizeof(netproxy_handlers) / sizeof(netproxy_handlers[0]), peer);
-	peer->iev.on_close = netproxy_closed;
-	certd->peers[slot] = peer;
-
+	peer = netproxy_peers_add(&certd->peers, c->loop, c->id, peer_id,
+	    instance, fd, IMSG_MAXLEN_DEFAULT, netproxy_handlers,
+	    sizeof(netproxy_handlers) / sizeof(netproxy_handlers[0]), certd);
 	der = ca_leaf_key_der(certd->leaf_key, &len);
 	if (imsgev_compose(&peer->iev, MSG_LEAF_KEY, 0, -1, der, len) == -1)
 		fatal("send leaf key to netproxy %u", instance);
@@ -259,11 +222,8 @@ certd_status(struct child *c, struct msg_status *st)
 {
 	struct certd	*certd = c->ctx;
 	struct ca_minter_stats stats;
-	size_t		 i, npeers = 0;
+	size_t		 npeers = netproxy_peers_count(&certd->peers);
 
-	for (i = 0; i < CERTD_MAX_NETPROXY; i++)
-		if (certd->peers[i] != NULL)
-			npeers++;
 	if (certd->minter == NULL) {
 		st->counters[2] = certd->early_refused;
 		snprintf(st->detail, sizeof(st->detail),
@@ -287,16 +247,8 @@ static void
 certd_shutdown(struct child *c)
 {
 	struct certd	*certd = c->ctx;
-	size_t		 i;
 
-	for (i = 0; i < CERTD_MAX_NETPROXY; i++) {
-		if (certd->peers[i] == NULL)
-			continue;
-		imsgbuf_flush(&certd->peers[i]->iev.ibuf);
-		imsgev_close(&certd->peers[i]->iev);
-		free(certd->peers[i]);
-		certd->peers[i] = NULL;
-	}
+	netproxy_peers_close_all(&certd->peers);
 	ca_minter_free(certd->minter);
 	certd->minter = NULL;
 	ca_leaf_key_free(certd->leaf_key);

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "auditview.h"
-
-#define JSON_DEPTH_MAX	32
+#include "jsonin.h"
+#include "text.h"
 
 enum audit_field {
 	F_TIME, F_EVENT, F_HOST, F_PORT, F_METHOD, F_PATH, F_VERDICT,
@@ -38,11 +38,6 @@ struct field_value {
 struct audit_fields {
 	struct field_value v[NFIELDS];
 	struct field_value key;		/* scratch: the member being read */
-};
-
-struct json_scan {
-	const char	*p;
-	const char	*end;
 };
 
 /* Output into a bounded buffer; overflow cuts silently. */
@@ -111,14 +106,6 @@ auditview_escape(const char *in, size_t len, char *out, size_t outlen)
 }
 
 static void
-skip_ws(struct json_scan *js)
-{
-	while (js->p < js->end && (*js->p == ' ' || *js->p == '\t' ||
-	    *js->p == '\n' || *js->p == '\r'))
-		js->p++;
-}
-
-static void
 value_add(struct field_value *fv, const char *s, size_t n)
 {
 	if (fv == NULL)
@@ -131,29 +118,6 @@ value_add(struct field_value *fv, const char *s, size_t n)
 	fv->len += n;
 }
 
-static int
-hex4(const char *p, uint32_t *out)
-{
-	uint32_t v = 0;
-	int	 i;
-
-	for (i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (uint32_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (uint32_t)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 /*
  * \u00XX is the byte XX (policyd escapes each byte >= 0x80 that way);
  * other code points become UTF-8.  Either way they are shown escaped.
@@ -161,139 +125,82 @@ hex4(const char *p, uint32_t *out)
 static void
 value_add_codepoint(struct field_value *fv, uint32_t cp)
 {
-	char	 u[4];
+	char	 u[UTF8_ENCODED_MAX];
 
 	if (cp <= 0xff) {
 		u[0] = (char)cp;
 		value_add(fv, u, 1);
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		value_add(fv, u, 2);
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		value_add(fv, u, 3);
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		value_add(fv, u, 4);
-	}
+	} else
+		value_add(fv, u, utf8_encode(cp, u));
+}
+
+static int
+value_put_byte(void *arg, char c)
+{
+	value_add(arg, &c, 1);
+	return 0;
+}
+
+static int
+value_put_escape(void *arg, uint32_t cp)
+{
+	value_add_codepoint(arg, cp);
+	return 0;
 }
 
 /* A JSON string at js->p ('"'); decoded into fv if not NULL.  0 or -1. */
 static int
-scan_string(struct json_scan *js, struct field_value *fv)
+scan_string(struct json_cur *js, struct field_value *fv)
 {
-	uint32_t cp, lo;
-	char	 c;
+	const struct json_string_sink sink = {
+		value_put_byte, value_put_escape, true, fv
+	};
 
-	if (js->p >= js->end || *js->p != '"')
+	if (json_scan_string(js, fv != NULL ? &sink : NULL) == -1)
 		return -1;
-	js->p++;
-	while (js->p < js->end) {
-		c = *js->p++;
-		if (c == '"') {
-			if (fv != NULL)
-				fv->is_string = true;
-			return 0;
-		}
-		if ((unsigned char)c < 0x20)
-			return -1;
-		if (c != '\\') {
-			value_add(fv, &c, 1);
-			continue;
-		}
-		if (js->p >= js->end)
-			return -1;
-		c = *js->p++;
-		switch (c) {
-		case '"': case '\\': case '/':
-			value_add(fv, &c, 1);
-			break;
-		case 'b': value_add(fv, "\b", 1); break;
-		case 'f': value_add(fv, "\f", 1); break;
-		case 'n': value_add(fv, "\n", 1); break;
-		case 'r': value_add(fv, "\r", 1); break;
-		case 't': value_add(fv, "\t", 1); break;
-		case 'u':
-			if (js->end - js->p < 4 || hex4(js->p, &cp) == -1)
-				return -1;
-			js->p += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && js->end - js->p >= 6 &&
-			    js->p[0] == '\\' && js->p[1] == 'u' &&
-			    hex4(js->p + 2, &lo) == 0 && lo >= 0xdc00 &&
-			    lo < 0xe000) {
-				js->p += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				    (lo - 0xdc00);
-			}
-			value_add_codepoint(fv, cp);
-			break;
-		default:
-			return -1;
-		}
-	}
-	return -1;
-}
-
-static bool
-is_digit(const struct json_scan *js)
-{
-	return js->p < js->end && *js->p >= '0' && *js->p <= '9';
+	if (fv != NULL)
+		fv->is_string = true;
+	return 0;
 }
 
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, its text into fv. */
 static int
-scan_number(struct json_scan *js, struct field_value *fv)
+scan_number(struct json_cur *js, struct field_value *fv)
 {
 	const char *start = js->p;
 
 	if (js->p < js->end && *js->p == '-')
 		js->p++;
-	if (!is_digit(js))
-		return -1;
-	if (*js->p == '0')
+	if (js->p < js->end && *js->p == '0')
 		js->p++;
-	else
-		while (is_digit(js))
-			js->p++;
+	else if (json_digits(js) == 0)
+		return -1;
 	if (js->p < js->end && *js->p == '.') {
 		js->p++;
-		if (!is_digit(js))
+		if (json_digits(js) == 0)
 			return -1;
-		while (is_digit(js))
-			js->p++;
 	}
 	if (js->p < js->end && (*js->p == 'e' || *js->p == 'E')) {
 		js->p++;
 		if (js->p < js->end && (*js->p == '+' || *js->p == '-'))
 			js->p++;
-		if (!is_digit(js))
+		if (json_digits(js) == 0)
 			return -1;
-		while (is_digit(js))
-			js->p++;
 	}
 	value_add(fv, start, (size_t)(js->p - start));
 	return 0;
 }
 
 static int
-scan_literal(struct json_scan *js, const char *word, struct field_value *fv)
+scan_literal(struct json_cur *js, const char *word, struct field_value *fv)
 {
-	size_t n = strlen(word);
-
-	if ((size_t)(js->end - js->p) < n || memcmp(js->p, word, n) != 0)
+	if (json_literal(js, word) == -1)
 		return -1;
-	value_add(fv, js->p, n);
-	js->p += n;
+	value_add(fv, word, strlen(word));
 	return 0;
 }
 
-static int	scan_value(struct json_scan *, struct field_value *, int depth,
+static int	scan_value(struct json_cur *, struct field_value *, int depth,
 		    struct audit_fields *);
 
 /*
@@ -301,7 +208,7 @@ static int	scan_value(struct json_scan *, struct field_value *, int depth,
  * != NULL) whose key is known are decoded into fields.
  */
 static int
-scan_container(struct json_scan *js, int depth, struct audit_fields *fields)
+scan_container(struct json_cur *js, int depth, struct audit_fields *fields)
 {
 	struct field_value *dst;
 	char	 close = *js->p == '{' ? '}' : ']';
@@ -311,7 +218,7 @@ scan_container(struct json_scan *js, int depth, struct audit_fields *fields)
 	if (depth >= JSON_DEPTH_MAX)
 		return -1;
 	js->p++;
-	skip_ws(js);
+	json_ws(js);
 	if (js->p < js->end && *js->p == close) {
 		js->p++;
 		return 0;
@@ -329,7 +236,7 @@ scan_container(struct json_scan *js, int depth, struct audit_fields *fields)
 				    memcmp(fields->key.bytes, field_keys[i],
 				    fields->key.len) == 0)
 					dst = &fields->v[i];
-			skip_ws(js);
+			json_ws(js);
 			if (js->p >= js->end || *js->p != ':')
 				return -1;
 			js->p++;
@@ -339,10 +246,10 @@ scan_container(struct json_scan *js, int depth, struct audit_fields *fields)
 			dst->cut = dst->is_string = false;
 			dst->present = true;
 		}
-		skip_ws(js);
+		json_ws(js);
 		if (scan_value(js, dst, depth + 1, NULL) == -1)
 			return -1;
-		skip_ws(js);
+		json_ws(js);
 		if (js->p >= js->end)
 			return -1;
 		if (*js->p == close) {
@@ -352,12 +259,12 @@ scan_container(struct json_scan *js, int depth, struct audit_fields *fields)
 		if (*js->p != ',')
 			return -1;
 		js->p++;
-		skip_ws(js);
+		json_ws(js);
 	}
 }
 
 static int
-scan_value(struct json_scan *js, struct field_value *fv, int depth,
+scan_value(struct json_cur *js, struct field_value *fv, int depth,
     struct audit_fields *fields)
 {
 	if (js->p >= js->end)
@@ -385,14 +292,14 @@ scan_value(struct json_scan *js, struct field_value *fv, int depth,
 static int
 parse_object(const char *line, size_t len, struct audit_fields *fields)
 {
-	struct json_scan js = { line, line + len };
+	struct json_cur js = { line, line + len };
 
-	skip_ws(&js);
+	json_ws(&js);
 	if (js.p >= js.end || *js.p != '{')
 		return -1;
 	if (scan_container(&js, 0, fields) == -1)
 		return -1;
-	skip_ws(&js);
+	json_ws(&js);
 	return js.p == js.end ? 0 : -1;
 }
 

@@ -48,17 +48,4 @@ int	image_build(const char *name, int force, int verbose);
  */
 int	image_current_pins(char *buf, size_t len);
 
-/*
- * JSON lookups on a manifest in memory (exported for a fuzz target).
- * A path is member names separated by '/' ("files/rootfs.erofs/size").
- * json_valid: 1 if buf holds exactly one JSON value (and white space),
- * nesting at most 32 deep.  json_get_string / json_get_uint: 0 and the
- * value, -1 if absent, of another type or too long.
- */
-int	json_valid(const char *buf, size_t len);
-int	json_get_string(const char *buf, size_t len, const char *path,
-	    char *out, size_t outlen);
-int	json_get_uint(const char *buf, size_t len, const char *path,
-	    unsigned long long *out);
-
 #endif

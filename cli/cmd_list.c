@@ -25,10 +25,10 @@
 #include <unistd.h>
 
 #include "capsemctl.h"
-#include "cmd_image.h"
 #include "cmd_list.h"
 #include "ctl_client.h"
 #include "home.h"
+#include "jsonin.h"
 #include "jsonout.h"
 #include "session.h"
 #include "session_record.h"

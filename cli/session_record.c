@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd_image.h"
+#include "jsonin.h"
 #include "jsonout.h"
 #include "session_record.h"
 

@@ -3,7 +3,7 @@
  * was and how it ended, for `capsemctl list` after the session is gone.
  * Written by the session parent (at start, and again at its end, each
  * time whole: a temporary file renamed over the old one), read back by
- * `capsemctl list` with the fuzzed JSON reader of cmd_image.h.
+ * `capsemctl list` with the fuzzed JSON reader of jsonin.h.
  *
  *   {"id":"d06f8dc9","name":"my-task","mode":"vm","what":"claude",
  *    "pid":4242,"started":1764662400,

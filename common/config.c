@@ -29,6 +29,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "text.h"
 
 enum table_kind { T_NETWORK, T_HTTP, T_CREDENTIALS, T_UPSTREAM, T_VM };
 enum value_type { V_STRING, V_BOOL, V_INT, V_STRLIST };
@@ -264,43 +265,6 @@ is_bare_key_char(int c)
 	    (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static size_t
-utf8_encode(uint32_t cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /*
  * A basic ("...") or literal ('...') string on the current line.  The
  * decoded string is never longer than the line, so a line-sized buffer
@@ -360,7 +324,7 @@ parse_string(struct reader *rd)
 		}
 		cp = 0;
 		for (i = 0; i < ndigits; i++) {
-			if ((d = hexval(cur(rd))) < 0) {
+			if ((d = hex_digit_value(cur(rd))) < 0) {
 				rd_error(rd, rd->lineno,
 				    "invalid \\%c escape: %zu hex digits needed",
 				    ndigits == 4 ? 'u' : 'U', ndigits);

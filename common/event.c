@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "log.h"
 
 struct event_slot {
 	event_cb	 cb;
@@ -151,6 +152,24 @@ event_del(struct event_loop *loop, int fd)
 		return;
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
 	memset(&loop->slots[fd], 0, sizeof(loop->slots[fd]));
+}
+
+void
+event_watch(struct event_loop *loop, int fd, bool *watched, uint32_t events,
+    bool done, event_cb cb, void *arg)
+{
+	if (done) {
+		if (*watched)
+			event_del(loop, fd);
+		*watched = false;
+	} else if (*watched) {
+		if (event_mod(loop, fd, events) == -1)
+			fatal("event_mod");
+	} else {
+		if (event_add(loop, fd, events, cb, arg) == -1)
+			fatal("event_add");
+		*watched = true;
+	}
 }
 
 static void

@@ -24,6 +24,14 @@ int	event_add(struct event_loop *, int fd, uint32_t events, event_cb, void *arg)
 int	event_mod(struct event_loop *, int fd, uint32_t events);
 void	event_del(struct event_loop *, int fd);
 
+/*
+ * Keep fd's registration in step with what it needs (*watched says if it
+ * is registered): done unregisters it, else it is added with cb/arg or
+ * changed to events.  Fatal if epoll refuses.
+ */
+void	event_watch(struct event_loop *, int fd, bool *watched,
+	    uint32_t events, bool done, event_cb, void *arg);
+
 /* One-shot timer; returns an id > 0, or 0 on allocation failure. */
 uint64_t timer_add(struct event_loop *, uint64_t msec, timer_cb, void *arg);
 void	timer_cancel(struct event_loop *, uint64_t id);

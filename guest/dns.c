@@ -261,20 +261,7 @@ static void
 dns_watch(struct dns_session *s, int fd, bool *watched, uint32_t ev,
     bool done)
 {
-	struct event_loop *loop = s->fwd->loop;
-
-	if (done) {
-		if (*watched)
-			event_del(loop, fd);
-		*watched = false;
-	} else if (*watched) {
-		if (event_mod(loop, fd, ev) == -1)
-			fatal("event_mod");
-	} else {
-		if (event_add(loop, fd, ev, dns_session_cb, s) == -1)
-			fatal("event_add");
-		*watched = true;
-	}
+	event_watch(s->fwd->loop, fd, watched, ev, done, dns_session_cb, s);
 }
 
 /* Do every I/O step that can make progress, then update the watches. */
@@ -338,20 +325,15 @@ static void
 dns_session_cb(int fd, uint32_t events, void *arg)
 {
 	struct dns_session *s = arg;
+	int		 r;
 
-	if (s->connecting) {
-		int	 r;
-
-		if (fd != s->upstream || !(events & (EV_WRITE | EV_HUP)))
-			return;
-		if ((r = upstream_connect_result(s->upstream)) == 1)
-			return;
-		if (r == -1) {
-			log_warn("connect %s", s->fwd->upstream.text);
-			dns_session_free(s);
-			return;
-		}
-		s->connecting = false;
+	if ((r = upstream_connect_event(s->upstream, &s->connecting, fd,
+	    events)) == 1)
+		return;
+	if (r == -1) {
+		log_warn("connect %s", s->fwd->upstream.text);
+		dns_session_free(s);
+		return;
 	}
 	dns_session_run(s);
 }

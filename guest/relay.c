@@ -172,21 +172,9 @@ static void
 relay_watch(struct relay_conn *conn, int fd, bool *watched, uint32_t ev,
     bool done)
 {
-	if (done) {
-		/* Both directions finished on this socket: stop HUP wakeups. */
-		if (*watched)
-			event_del(conn->relay->loop, fd);
-		*watched = false;
-		return;
-	}
-	if (*watched) {
-		if (event_mod(conn->relay->loop, fd, ev) == -1)
-			fatal("event_mod");
-	} else {
-		if (event_add(conn->relay->loop, fd, ev, relay_conn_cb, conn) == -1)
-			fatal("event_add");
-		*watched = true;
-	}
+	/* done: both directions finished on this socket: stop HUP wakeups. */
+	event_watch(conn->relay->loop, fd, watched, ev, done, relay_conn_cb,
+	    conn);
 }
 
 static void
@@ -214,20 +202,15 @@ static void
 relay_conn_cb(int fd, uint32_t events, void *arg)
 {
 	struct relay_conn *conn = arg;
+	int		 r;
 
-	if (conn->connecting) {
-		int	 r;
-
-		if (fd != conn->upstream || !(events & (EV_WRITE | EV_HUP)))
-			return;
-		if ((r = upstream_connect_result(conn->upstream)) == 1)
-			return;
-		if (r == -1) {
-			log_warn("connect upstream");
-			relay_conn_free(conn, true);
-			return;
-		}
-		conn->connecting = false;
+	if ((r = upstream_connect_event(conn->upstream, &conn->connecting, fd,
+	    events)) == 1)
+		return;
+	if (r == -1) {
+		log_warn("connect upstream");
+		relay_conn_free(conn, true);
+		return;
 	}
 	if (relay_pump(&conn->to_upstream, conn->client, conn->upstream) == -1 ||
 	    relay_pump(&conn->to_client, conn->upstream, conn->client) == -1) {

@@ -13,6 +13,7 @@
 
 #include <linux/vm_sockets.h>
 
+#include "event.h"
 #include "upstream.h"
 
 int
@@ -165,5 +166,21 @@ upstream_connect_result(int fd)
 		errno = err;
 		return -1;
 	}
+	return 0;
+}
+
+int
+upstream_connect_event(int upstream, bool *connecting, int fd,
+    uint32_t events)
+{
+	int	 r;
+
+	if (!*connecting)
+		return 0;
+	if (fd != upstream || !(events & (EV_WRITE | EV_HUP)))
+		return 1;
+	if ((r = upstream_connect_result(upstream)) != 0)
+		return r;
+	*connecting = false;
 	return 0;
 }

@@ -10,7 +10,9 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <linux/vm_sockets.h>
 
@@ -37,6 +39,15 @@ int	upstream_connect(const struct upstream *, int *inprogress);
  * hung up): 0 connected, 1 still in progress, -1 failed (errno set).
  */
 int	upstream_connect_result(int fd);
+
+/*
+ * An event (EV_*) on fd for a session whose upstream socket may still be
+ * connecting (*connecting): 1 while the connect is under way (nothing to
+ * do yet), 0 once it is done (*connecting cleared; also when it was done
+ * before), -1 if it failed (errno set).
+ */
+int	upstream_connect_event(int upstream, bool *connecting, int fd,
+	    uint32_t events);
 
 /* Parse "A.B.C.D:PORT" into an IPv4 socket address; 0 or -1. */
 int	inet_addrport_parse(struct sockaddr_in *, const char *text);

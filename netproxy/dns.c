@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dns.h"
+#include "text.h"
 
 #define DNS_FLAG_QR	0x8000u
 #define DNS_OPCODE(f)	(((f) >> 11) & 0xfu)
@@ -206,17 +207,10 @@ dns_table_init(struct dns_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* FNV-1a */
 static size_t
 name_hash(const char *name)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *name != '\0'; name++) {
-		h ^= (uint8_t)*name;
-		h *= 16777619u;
-	}
-	return h;
+	return fnv1a32(name, strlen(name));
 }
 
 /* Entry k gets 198.18.0.0 + (k / 254) * 256 + k % 254 + 1. */

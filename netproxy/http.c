@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "text.h"
 
 /* tchar (RFC 9110 5.6.2) */
 static bool
@@ -763,17 +764,6 @@ http_chunked_init(struct http_chunked *ck)
 	ck->state = CK_SIZE;
 }
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* chunk-ext bytes: token, quoted-string, '=', ';', OWS (no controls) */
 static bool
 is_ext_byte(uint8_t c)
@@ -795,7 +785,7 @@ http_chunked_decode(struct http_chunked *ck, const uint8_t *in, size_t len,
 
 		switch (ck->state) {
 		case CK_SIZE:
-			if ((v = hexval(c)) >= 0) {
+			if ((v = hex_digit_value(c)) >= 0) {
 				if (++ck->digits > 16 ||
 				    ck->remaining > HTTP_CHUNK_SIZE_MAX / 16)
 					goto fail;

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "agents.h"
 #include "policy.h"
+#include "text.h"
 
 #define SIDE_USER	0
 #define SIDE_CORP	1
@@ -31,19 +32,6 @@ struct hashset {
 	size_t		 cap;		/* power of two, or 0 */
 	size_t		 n;
 };
-
-static uint32_t
-hash_bytes(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-	size_t	 i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
 
 static int
 hashset_grow(struct hashset *hs)
@@ -75,7 +63,7 @@ hashset_find(const struct hashset *hs, const char *key, size_t len)
 
 	if (hs->cap == 0)
 		return NULL;
-	h = hash_bytes(key, len);
+	h = fnv1a32(key, len);
 	for (j = h & (hs->cap - 1); hs->slots[j].key != NULL;
 	    j = (j + 1) & (hs->cap - 1))
 		if (hs->slots[j].hash == h &&
@@ -90,7 +78,7 @@ static int
 hashset_add(struct hashset *hs, const char *key, uint32_t index)
 {
 	size_t	 len = strlen(key), j;
-	uint32_t h = hash_bytes(key, len);
+	uint32_t h = fnv1a32(key, len);
 
 	if (hashset_find(hs, key, len) != NULL)
 		return 0;
@@ -272,18 +260,6 @@ unreserved(int c)
 	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static int
-hexdigit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The normaliser.  for_rule: '*' is a wildcard (kept), dot segments and
  * empty segments are errors rather than resolved.
@@ -320,8 +296,8 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 			c = (unsigned char)segstart[i];
 			if (c == '%') {
 				if (i + 2 >= (size_t)(segend - segstart) ||
-				    (hi = hexdigit((unsigned char)segstart[i + 1])) < 0 ||
-				    (lo = hexdigit((unsigned char)segstart[i + 2])) < 0) {
+				    (hi = hex_digit_value((unsigned char)segstart[i + 1])) < 0 ||
+				    (lo = hex_digit_value((unsigned char)segstart[i + 2])) < 0) {
 					*why = "invalid percent escape";
 					return -1;
 				}

@@ -29,21 +29,12 @@
 #include "config.h"
 #include "log.h"
 #include "msg.h"
+#include "netproxy_peers.h"
 #include "policy.h"
 #include "policyd_seccomp.h"
 
-#define POLICYD_MAX_NETPROXY	16
 #define POLICYD_PARENT_MAXLEN	(sizeof(struct msg_policy_file) + MSG_CONFIG_MAX)
 #define POLICYD_NETPROXY_MAXLEN	(sizeof(struct msg_request_check) + MSG_PATH_MAX)
-
-struct policyd;
-
-struct netproxy_peer {
-	struct imsgev	 iev;
-	struct policyd	*pd;
-	uint32_t	 instance;
-	size_t		 slot;
-};
 
 /* A file received for the next commit. */
 struct pending_file {
@@ -62,7 +53,7 @@ struct policyd {
 	char		 corp_name[MSG_FILE_MAX];
 	int		 audit_fd;
 	bool		 audit_failed;
-	struct netproxy_peer *peers[POLICYD_MAX_NETPROXY];
+	struct netproxy_peers peers;
 	uint64_t	 nallow;
 	uint64_t	 ndeny;
 	uint64_t	 naudit;
@@ -135,6 +126,7 @@ static void
 netproxy_conn_check(void *ctx, struct imsg *imsg)
 {
 	struct netproxy_peer *peer = ctx;
+	struct policyd	*pd = peer->ctx;
 	struct msg_conn_check cc;
 	struct msg_verdict v;
 
@@ -143,8 +135,8 @@ netproxy_conn_check(void *ctx, struct imsg *imsg)
 	    !imsg_str_ok(cc.sni, sizeof(cc.sni)))
 		fatalx("CONN_CHECK from netproxy %u: unterminated string",
 		    peer->instance);
-	policy_conn_check(peer->pd->policy, cc.host, cc.sni, cc.port, &v);
-	count_and_audit(peer->pd, "conn", cc.host, cc.port, NULL, NULL, 0, &v);
+	policy_conn_check(pd->policy, cc.host, cc.sni, cc.port, &v);
+	count_and_audit(pd, "conn", cc.host, cc.port, NULL, NULL, 0, &v);
 	send_verdict(peer, imsg->hdr.peerid, &v);
 }
 
@@ -152,6 +144,7 @@ static void
 netproxy_request_check(void *ctx, struct imsg *imsg)
 {
 	struct netproxy_peer *peer = ctx;
+	struct policyd	*pd = peer->ctx;
 	struct msg_request_check rc;
 	struct msg_verdict v;
 	const char *path;
@@ -166,9 +159,9 @@ netproxy_request_check(void *ctx, struct imsg *imsg)
 		fatalx("REQUEST_CHECK from netproxy %u: unterminated string",
 		    peer->instance);
 	path = (const char *)imsg->data + sizeof(rc);
-	policy_request_check(peer->pd->policy, rc.host, rc.port, rc.method,
+	policy_request_check(pd->policy, rc.host, rc.port, rc.method,
 	    path, rc.path_len, &v);
-	count_and_audit(peer->pd, "request", rc.host, rc.port, rc.method, path,
+	count_and_audit(pd, "request", rc.host, rc.port, rc.method, path,
 	    rc.path_len, &v);
 	send_verdict(peer, imsg->hdr.peerid, &v);
 }
@@ -177,6 +170,7 @@ static void
 netproxy_audit_event(void *ctx, struct imsg *imsg)
 {
 	struct netproxy_peer *peer = ctx;
+	struct policyd	*pd = peer->ctx;
 	struct msg_audit_event ev;
 	struct audit_record r;
 
@@ -189,8 +183,8 @@ netproxy_audit_event(void *ctx, struct imsg *imsg)
 	    !imsg_str_ok(ev.reason, sizeof(ev.reason)))
 		fatalx("AUDIT_EVENT from netproxy %u: unterminated string",
 		    peer->instance);
-	audit_from_event(&r, peer->pd->child->session_id, &ev);
-	audit(peer->pd, &r);
+	audit_from_event(&r, pd->child->session_id, &ev);
+	audit(pd, &r);
 }
 
 static const struct imsg_handler netproxy_handlers[] = {
@@ -204,43 +198,14 @@ static const struct imsg_handler netproxy_handlers[] = {
 };
 
 static void
-netproxy_closed(struct imsgev *iev, void *ctx)
-{
-	struct netproxy_peer *peer = ctx;
-
-	/* The parent sees netproxy die and ends the session; just let go. */
-	log_info("netproxy %u closed its channel", peer->instance);
-	peer->pd->peers[peer->slot] = NULL;
-	imsgev_close(iev);
-	free(peer);
-}
-
-static void
 policyd_peer_channel(struct child *c, enum proc_id peer_id, uint32_t instance,
     int fd)
 {
 	struct policyd	*pd = c->ctx;
-	struct netproxy_peer *peer;
-	size_t		 slot;
 
-	if (peer_id != PROC_NETPROXY)
-		fatalx("channel to %s: policyd serves netproxy only",
-		    proc_name(peer_id));
-	for (slot = 0; slot < POLICYD_MAX_NETPROXY; slot++)
-		if (pd->peers[slot] == NULL)
-			break;
-	if (slot == POLICYD_MAX_NETPROXY)
-		fatalx("more than %d netproxy channels", POLICYD_MAX_NETPROXY);
-	if ((peer = calloc(1, sizeof(*peer))) == NULL)
-		fatal("calloc");
-	peer->pd = pd;
-	peer->instance = instance;
-	peer->slot = slot;
-	imsgev_init(&peer->iev, c->loop, fd, POLICYD_NETPROXY_MAXLEN,
-	    "netproxy", netproxy_handlers,
-	    sizeof(netproxy_handlers) / sizeof(netproxy_handlers[0]), peer);
-	peer->iev.on_close = netproxy_closed;
-	pd->peers[slot] = peer;
+	netproxy_peers_add(&pd->peers, c->loop, c->id, peer_id, instance, fd,
+	    POLICYD_NETPROXY_MAXLEN, netproxy_handlers,
+	    sizeof(netproxy_handlers) / sizeof(netproxy_handlers[0]), pd);
 	log_debug("netproxy %u connected", instance);
 }
 
@@ -405,16 +370,8 @@ static void
 policyd_shutdown(struct child *c)
 {
 	struct policyd	*pd = c->ctx;
-	size_t		 i;
 
-	for (i = 0; i < POLICYD_MAX_NETPROXY; i++) {
-		if (pd->peers[i] == NULL)
-			continue;
-		imsgbuf_flush(&pd->peers[i]->iev.ibuf);
-		imsgev_close(&pd->peers[i]->iev);
-		free(pd->peers[i]);
-		pd->peers[i] = NULL;
-	}
+	netproxy_peers_close_all(&pd->peers);
 	if (pd->audit_fd != -1) {
 		close(pd->audit_fd);	/* write(2) went straight to the file */
 		pd->audit_fd = -1;

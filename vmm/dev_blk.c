@@ -187,17 +187,11 @@ blk_notify(struct virtio_dev *d, unsigned q)
 		status = (uint8_t)st;
 		virtq_chain_write(d->mem, &b->chain, b->chain.writable_bytes - 1,
 		    &status, 1);
-		if (virtq_push(&d->vq[q], d->mem, b->chain.head,
-		    written + 1) == -1) {
-			virtio_violation(d, "used ring outside guest memory");
+		if (virtio_used(d, q, b->chain.head, written + 1) == -1)
 			return;
-		}
 		done++;
 	}
-	if (got == -1)
-		virtio_violation(d, why);
-	if (done > 0)
-		virtio_interrupt(d, VIRTIO_INT_USED);
+	virtio_queue_done(d, got, why, done);
 }
 
 struct virtio_dev *

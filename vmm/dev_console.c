@@ -122,17 +122,12 @@ con_tx(struct console *c)
 				off += n;
 			}
 		}
-		if (virtq_push(&d->vq[CON_TXQ], d->mem, c->chain.head, 0) == -1) {
-			virtio_violation(d, "used ring outside guest memory");
+		if (virtio_used(d, CON_TXQ, c->chain.head, 0) == -1)
 			return;
-		}
 		done++;
 		con_flush(c);
 	}
-	if (got == -1)
-		virtio_violation(d, why);
-	if (done > 0)
-		virtio_interrupt(d, VIRTIO_INT_USED);
+	virtio_queue_done(d, got, why, done);
 }
 
 /* Host -> guest; device mutex held. */
@@ -173,11 +168,8 @@ con_rx(struct console *c)
 			break;
 		}
 		virtq_chain_write(d->mem, &c->chain, 0, buf, (size_t)n);
-		if (virtq_push(&d->vq[CON_RXQ], d->mem, c->chain.head,
-		    (uint32_t)n) == -1) {
-			virtio_violation(d, "used ring outside guest memory");
+		if (virtio_used(d, CON_RXQ, c->chain.head, (uint32_t)n) == -1)
 			return;
-		}
 		done++;
 	}
 	if (done > 0)

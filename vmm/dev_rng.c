@@ -46,17 +46,11 @@ rng_notify(struct virtio_dev *d, unsigned q)
 		    (size_t)n);
 		explicit_bzero(buf, sizeof(buf));
 		r->bytes += (uint64_t)n;
-		if (virtq_push(&d->vq[q], d->mem, r->chain.head,
-		    (uint32_t)n) == -1) {
-			virtio_violation(d, "used ring outside guest memory");
+		if (virtio_used(d, q, r->chain.head, (uint32_t)n) == -1)
 			return;
-		}
 		done++;
 	}
-	if (got == -1)
-		virtio_violation(d, why);
-	if (done > 0)
-		virtio_interrupt(d, VIRTIO_INT_USED);
+	virtio_queue_done(d, got, why, done);
 }
 
 static const struct virtio_ops rng_ops = {

@@ -454,16 +454,11 @@ vsock_tx(struct vsock *vs)
 		vsock_tx_packet(vs);
 		if (d->broken)
 			return;
-		if (virtq_push(&d->vq[VQ_TX], d->mem, vs->chain.head, 0) == -1) {
-			virtio_violation(d, "used ring outside guest memory");
+		if (virtio_used(d, VQ_TX, vs->chain.head, 0) == -1)
 			return;
-		}
 		done++;
 	}
-	if (got == -1)
-		virtio_violation(d, why);
-	if (done > 0)
-		virtio_interrupt(d, VIRTIO_INT_USED);
+	virtio_queue_done(d, got, why, done);
 }
 
 /* Put one packet (header + payload) into an rx chain. */
@@ -478,11 +473,9 @@ rx_put(struct vsock *vs, const struct vsock_hdr *h, const uint8_t *payload)
 	if (h->len > 0)
 		virtq_chain_write(d->mem, &vs->chain, VSOCK_HDR_SIZE, payload,
 		    h->len);
-	if (virtq_push(&d->vq[VQ_RX], d->mem, vs->chain.head,
-	    VSOCK_HDR_SIZE + h->len) == -1) {
-		virtio_violation(d, "used ring outside guest memory");
+	if (virtio_used(d, VQ_RX, vs->chain.head,
+	    VSOCK_HDR_SIZE + h->len) == -1)
 		return -1;
-	}
 	return 0;
 }
 

@@ -80,6 +80,25 @@ virtio_violation(struct virtio_dev *d, const char *why)
 		virtio_interrupt(d, VIRTIO_INT_CONFIG);
 }
 
+int
+virtio_used(struct virtio_dev *d, unsigned q, uint16_t head, uint32_t written)
+{
+	if (virtq_push(&d->vq[q], d->mem, head, written) == -1) {
+		virtio_violation(d, "used ring outside guest memory");
+		return -1;
+	}
+	return 0;
+}
+
+void
+virtio_queue_done(struct virtio_dev *d, int got, const char *why, int done)
+{
+	if (got == -1)
+		virtio_violation(d, why);
+	if (done > 0)
+		virtio_interrupt(d, VIRTIO_INT_USED);
+}
+
 static void
 device_reset(struct virtio_dev *d)
 {

@@ -99,6 +99,21 @@ void	virtio_interrupt(struct virtio_dev *, uint32_t bits);
 /* Device mutex held: a guest protocol violation; log, NEEDS_RESET, stop. */
 void	virtio_violation(struct virtio_dev *, const char *why);
 
+/*
+ * Device mutex held: return a chain (head) to the driver on queue q with
+ * written bytes.  0, or -1 after a violation (used ring outside guest RAM).
+ */
+int	virtio_used(struct virtio_dev *, unsigned q, uint16_t head,
+	    uint32_t written);
+
+/*
+ * Device mutex held: the end of a pass over a queue.  got is virtq_pop's
+ * last answer (-1: a violation, why says what); done chains were used
+ * (any: the used-buffer interrupt).
+ */
+void	virtio_queue_done(struct virtio_dev *, int got, const char *why,
+	    int done);
+
 /* Device mutex held: is the device live (DRIVER_OK, not broken)? */
 bool	virtio_live(const struct virtio_dev *);
 

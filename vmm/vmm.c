@@ -4,7 +4,7 @@
  * Spawned by the session parent (fork + exec, channel on fd 3) as a child
  * (common/child.h): it enters its sandbox first (empty network namespace,
  * empty root, no capabilities, seccomp allowlist vmm.seccomp), then gets
- * from the parent, as messages (vmm_msg.h): MSG_VM_SETUP (memory, vCPUs,
+ * from the parent, as messages (common/msg.h): MSG_VM_SETUP (memory, vCPUs,
  * command line), MSG_VM_FD for /dev/kvm, the kernel, initrds, disks, the
  * console and the serial log, the netproxy channel (MSG_PEER_CHANNEL),
  * and MSG_VM_START.  It opens nothing itself.
@@ -43,7 +43,6 @@
 #include "proc.h"
 #include "sandbox.h"
 #include "vm.h"
-#include "vmm_msg.h"
 #include "vmm_seccomp.h"
 
 #define VMM_KERNEL_MAX		(256ULL << 20)

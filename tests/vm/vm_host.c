@@ -38,7 +38,6 @@
 #include "imsg.h"
 #include "msg.h"
 #include "proc.h"
-#include "../../vmm/vmm_msg.h"
 
 #define MAX_STREAMS	16
 #define LINE_MAX_LEN	1024

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "x86/boot.h"
+#include "x86/le.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY	18
 #define HVM_START_MAGIC			0x336ec578u
@@ -55,46 +56,6 @@ seterr(char *err, size_t errlen, const char *what)
 }
 #define FAIL(msg)	do { seterr(err, errlen, msg); return -1; } while (0)
 
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	    ((uint32_t)p[3] << 24);
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | ((uint64_t)get32(p + 4) << 32);
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* --- PVH (ELF64 vmlinux) ------------------------------------------------ */
 
 /* Walk one PT_NOTE segment for the Xen PHYS32 entry note. */
@@ -104,9 +65,9 @@ pvh_scan_notes(const uint8_t *p, uint64_t len, uint32_t *entry, bool *found)
 	uint64_t	 off = 0;
 
 	while (len - off >= 12) {
-		uint32_t namesz = get32(p + off);
-		uint32_t descsz = get32(p + off + 4);
-		uint32_t type = get32(p + off + 8);
+		uint32_t namesz = le_get32(p + off);
+		uint32_t descsz = le_get32(p + off + 4);
+		uint32_t type = le_get32(p + off + 8);
 		uint64_t name_off = off + 12;
 		uint64_t desc_off = name_off + (((uint64_t)namesz + 3) & ~3ULL);
 		uint64_t next = desc_off + (((uint64_t)descsz + 3) & ~3ULL);
@@ -116,9 +77,9 @@ pvh_scan_notes(const uint8_t *p, uint64_t len, uint32_t *entry, bool *found)
 		if (namesz == 4 && memcmp(p + name_off, "Xen", 4) == 0 &&
 		    type == XEN_ELFNOTE_PHYS32_ENTRY) {
 			if (descsz == 4)
-				*entry = get32(p + desc_off);
+				*entry = le_get32(p + desc_off);
 			else if (descsz == 8) {
-				uint64_t e = get64(p + desc_off);
+				uint64_t e = le_get64(p + desc_off);
 				if (e > UINT32_MAX)
 					return -1;
 				*entry = (uint32_t)e;
@@ -194,8 +155,8 @@ pvh_parse(const uint8_t *img, size_t len, struct pvh_info *info, char *err,
 bool
 bzimage_detect(const uint8_t *img, size_t len)
 {
-	return len >= BZ_HDR_MIN_END && get16(img + BZ_BOOT_FLAG) == 0xaa55 &&
-	    get32(img + BZ_HEADER) == HDRS_MAGIC;
+	return len >= BZ_HDR_MIN_END && le_get16(img + BZ_BOOT_FLAG) == 0xaa55 &&
+	    le_get32(img + BZ_HEADER) == HDRS_MAGIC;
 }
 
 int
@@ -207,7 +168,7 @@ bzimage_parse(const uint8_t *img, size_t len, struct bzimage_info *bz,
 	memset(bz, 0, sizeof(*bz));
 	if (!bzimage_detect(img, len))
 		FAIL("kernel: neither an ELF vmlinux nor a bzImage");
-	bz->version = get16(img + BZ_VERSION);
+	bz->version = le_get16(img + BZ_VERSION);
 	if (bz->version < 0x020c)
 		FAIL("kernel: boot protocol older than 2.12");
 	bz->hdr_end = BZ_HEADER + img[BZ_JUMP + 1];
@@ -221,17 +182,17 @@ bzimage_parse(const uint8_t *img, size_t len, struct bzimage_info *bz,
 		FAIL("kernel: setup sectors past the end of the image");
 	bz->kernel_size = len - bz->setup_size;
 	bz->loadflags = img[BZ_LOADFLAGS];
-	bz->xloadflags = get16(img + BZ_XLOADFLAGS);
+	bz->xloadflags = le_get16(img + BZ_XLOADFLAGS);
 	if (!(bz->loadflags & LOADED_HIGH))
 		FAIL("kernel: not a bzImage (zImage loads low)");
 	if (!(bz->xloadflags & XLF_KERNEL_64))
 		FAIL("kernel: bzImage without a 64-bit entry point");
-	bz->initrd_addr_max = get32(img + BZ_INITRD_ADDR_MAX);
-	bz->kernel_alignment = get32(img + BZ_KERNEL_ALIGNMENT);
+	bz->initrd_addr_max = le_get32(img + BZ_INITRD_ADDR_MAX);
+	bz->kernel_alignment = le_get32(img + BZ_KERNEL_ALIGNMENT);
 	bz->relocatable = img[BZ_RELOCATABLE] != 0;
-	bz->cmdline_size = get32(img + BZ_CMDLINE_SIZE);
-	bz->pref_address = get64(img + BZ_PREF_ADDRESS);
-	bz->init_size = get32(img + BZ_INIT_SIZE);
+	bz->cmdline_size = le_get32(img + BZ_CMDLINE_SIZE);
+	bz->pref_address = le_get64(img + BZ_PREF_ADDRESS);
+	bz->init_size = le_get32(img + BZ_INIT_SIZE);
 	if (bz->pref_address < BOOT_HIGH_START ||
 	    bz->pref_address > 0x40000000ULL || (bz->pref_address & 0xfff))
 		FAIL("kernel: bad preferred load address");
@@ -416,28 +377,28 @@ load_pvh(struct guestmem *gm, const uint8_t *kernel, size_t klen,
 	n = boot_e820(gm, e820, BOOT_E820_MAX);
 	for (i = 0; i < n; i++) {
 		memset(mm, 0, sizeof(mm));
-		put64(mm, e820[i].addr);
-		put64(mm + 8, e820[i].size);
-		put32(mm + 16, e820[i].type);
+		le_put64(mm, e820[i].addr);
+		le_put64(mm + 8, e820[i].size);
+		le_put32(mm + 16, e820[i].type);
 		if (guestmem_write(gm, BOOT_MEMMAP_ADDR + i * sizeof(mm), mm,
 		    sizeof(mm)) == -1)
 			FAIL("memory map outside guest memory");
 	}
 	memset(mod, 0, sizeof(mod));
-	put64(mod, rd_addr);
-	put64(mod + 8, rd_size);
+	le_put64(mod, rd_addr);
+	le_put64(mod + 8, rd_size);
 	if (guestmem_write(gm, BOOT_MODLIST_ADDR, mod, sizeof(mod)) == -1)
 		FAIL("module list outside guest memory");
 
 	memset(si, 0, sizeof(si));
-	put32(si, HVM_START_MAGIC);
-	put32(si + 4, 1);			/* version */
-	put32(si + 12, rd_size ? 1 : 0);	/* nr_modules */
-	put64(si + 16, BOOT_MODLIST_ADDR);
-	put64(si + 24, BOOT_CMDLINE_ADDR);
-	put64(si + 32, 0);			/* rsdp: none */
-	put64(si + 40, BOOT_MEMMAP_ADDR);
-	put32(si + 48, n);
+	le_put32(si, HVM_START_MAGIC);
+	le_put32(si + 4, 1);			/* version */
+	le_put32(si + 12, rd_size ? 1 : 0);	/* nr_modules */
+	le_put64(si + 16, BOOT_MODLIST_ADDR);
+	le_put64(si + 24, BOOT_CMDLINE_ADDR);
+	le_put64(si + 32, 0);			/* rsdp: none */
+	le_put64(si + 40, BOOT_MEMMAP_ADDR);
+	le_put32(si + 48, n);
 	if (guestmem_write(gm, BOOT_START_INFO_ADDR, si, sizeof(si)) == -1)
 		FAIL("start info outside guest memory");
 
@@ -475,18 +436,18 @@ load_bzimage(struct guestmem *gm, const uint8_t *kernel, size_t klen,
 	bp[BZ_TYPE_OF_LOADER] = 0xff;
 	if (load_cmdline(gm, cmdline, bz.cmdline_size + 1, err, errlen) == -1)
 		return -1;
-	put32(bp + BZ_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_ADDR);
-	put32(bp + BP_EXT_CMD_LINE_PTR, 0);
+	le_put32(bp + BZ_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_ADDR);
+	le_put32(bp + BP_EXT_CMD_LINE_PTR, 0);
 
 	limit = bz.initrd_addr_max ? (uint64_t)bz.initrd_addr_max + 1 :
 	    0x38000000ULL;
 	if (place_initrds(gm, rd, nrd, (load + span + 0xfff) & ~0xfffULL,
 	    limit, &rd_addr, &rd_size, err, errlen) == -1)
 		return -1;
-	put32(bp + BZ_RAMDISK_IMAGE, (uint32_t)rd_addr);
-	put32(bp + BZ_RAMDISK_SIZE, (uint32_t)rd_size);
-	put32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(rd_addr >> 32));
-	put32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(rd_size >> 32));
+	le_put32(bp + BZ_RAMDISK_IMAGE, (uint32_t)rd_addr);
+	le_put32(bp + BZ_RAMDISK_SIZE, (uint32_t)rd_size);
+	le_put32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(rd_addr >> 32));
+	le_put32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(rd_size >> 32));
 
 	n = boot_e820(gm, e820, BOOT_E820_MAX);
 	if (n > BP_E820_TABLE_MAX)
@@ -495,9 +456,9 @@ load_bzimage(struct guestmem *gm, const uint8_t *kernel, size_t klen,
 	for (i = 0; i < n; i++) {
 		uint8_t *p = bp + BP_E820_TABLE + i * 20;
 
-		put64(p, e820[i].addr);
-		put64(p + 8, e820[i].size);
-		put32(p + 16, e820[i].type);
+		le_put64(p, e820[i].addr);
+		le_put64(p + 8, e820[i].size);
+		le_put32(p + 16, e820[i].type);
 	}
 	if (write_page_tables(gm) == -1)
 		FAIL("page tables outside guest memory");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "x86/boot.h"
+#include "x86/le.h"
 
 #define MP_LAPIC_ADDR		0xfee00000u
 #define MP_IOAPIC_ADDR		0xfec00000u
@@ -23,20 +24,6 @@ checksum(const uint8_t *p, size_t len)
 	while (len-- > 0)
 		sum = (uint8_t)(sum + *p++);
 	return (uint8_t)(0 - sum);
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
 }
 
 int
@@ -61,8 +48,8 @@ mptable_write(struct guestmem *gm, unsigned ncpus, char *err, size_t errlen)
 		p[1] = (uint8_t)i;		/* local APIC id */
 		p[2] = MP_LAPIC_VERSION;
 		p[3] = 0x1 | (i == 0 ? 0x2 : 0);	/* enabled, BSP */
-		put32(p + 4, 0x600);		/* family 6 signature */
-		put32(p + 8, 0x201);		/* FPU, APIC */
+		le_put32(p + 4, 0x600);		/* family 6 signature */
+		le_put32(p + 8, 0x201);		/* FPU, APIC */
 		p += 20;
 	}
 	p[0] = 1;				/* bus */
@@ -73,12 +60,12 @@ mptable_write(struct guestmem *gm, unsigned ncpus, char *err, size_t errlen)
 	p[1] = ioapic_id;
 	p[2] = MP_IOAPIC_VERSION;
 	p[3] = 1;				/* enabled */
-	put32(p + 4, MP_IOAPIC_ADDR);
+	le_put32(p + 4, MP_IOAPIC_ADDR);
 	p += 8, count++;
 	for (i = 0; i < MP_ISA_IRQS; i++, count++) {
 		p[0] = 3;			/* I/O interrupt */
 		p[1] = 0;			/* INT */
-		put16(p + 2, 0);		/* conforms to the bus */
+		le_put16(p + 2, 0);		/* conforms to the bus */
 		p[4] = 0;			/* ISA */
 		p[5] = (uint8_t)i;
 		p[6] = ioapic_id;
@@ -98,16 +85,16 @@ mptable_write(struct guestmem *gm, unsigned ncpus, char *err, size_t errlen)
 	p += 8, count++;
 
 	memcpy(ct, "PCMP", 4);
-	put16(ct + 4, (uint16_t)(p - ct));
+	le_put16(ct + 4, (uint16_t)(p - ct));
 	ct[6] = 4;				/* spec 1.4 */
 	memcpy(ct + 8, "CAPSEM  ", 8);
 	memcpy(ct + 16, "MICROVM     ", 12);
-	put16(ct + 34, count);
-	put32(ct + 36, MP_LAPIC_ADDR);
+	le_put16(ct + 34, count);
+	le_put32(ct + 36, MP_LAPIC_ADDR);
 	ct[7] = checksum(ct, (size_t)(p - ct));
 
 	memcpy(fp, "_MP_", 4);
-	put32(fp + 4, (uint32_t)(BOOT_MPTABLE_ADDR + 16));
+	le_put32(fp + 4, (uint32_t)(BOOT_MPTABLE_ADDR + 16));
 	fp[8] = 1;				/* 16 bytes */
 	fp[9] = 4;
 	fp[10] = checksum(fp, 16);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_image.h"
+#include "jsonin.h"
 #include "session_record.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);

@@ -80,6 +80,58 @@ START_TEST(fd_readiness)
 }
 END_TEST
 
+static void
+never_called(int fd, uint32_t events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	ck_abort_msg("no event expected");
+}
+
+static void
+stop_loop(void *arg)
+{
+	event_loop_exit(arg);
+}
+
+/* event_watch: add once, then modify, then remove; a removed fd is quiet. */
+START_TEST(watch_add_mod_del)
+{
+	struct rec r;
+	bool	 watched = false;
+
+	memset(&r, 0, sizeof(r));
+	r.loop = event_loop_new();
+	ck_assert_int_eq(pipe(r.pipefd), 0);
+	event_watch(r.loop, r.pipefd[0], &watched, EV_READ, false, on_read, &r);
+	ck_assert(watched);
+	/* registered: a second event_add is refused */
+	ck_assert_int_eq(event_add(r.loop, r.pipefd[0], EV_READ, on_read, &r),
+	    -1);
+	event_watch(r.loop, r.pipefd[0], &watched, 0, false, on_read, &r);
+	ck_assert(watched);
+	event_watch(r.loop, r.pipefd[0], &watched, EV_READ, false, on_read, &r);
+	ck_assert_int_eq(write(r.pipefd[1], "xyz", 3), 3);
+	ck_assert_int_eq(event_loop_run(r.loop), 0);
+	ck_assert_int_eq(r.reads, 3);	/* on_read removed it itself */
+
+	watched = true;
+	ck_assert_int_eq(event_add(r.loop, r.pipefd[0], EV_READ, never_called,
+	    &r), 0);
+	event_watch(r.loop, r.pipefd[0], &watched, EV_READ, true, on_read, &r);
+	ck_assert(!watched);
+	event_watch(r.loop, r.pipefd[0], &watched, EV_READ, true, on_read, &r);
+	ck_assert(!watched);
+	ck_assert_int_eq(write(r.pipefd[1], "q", 1), 1);
+	timer_add(r.loop, 50, stop_loop, r.loop);
+	ck_assert_int_eq(event_loop_run(r.loop), 0);
+	close(r.pipefd[0]);
+	close(r.pipefd[1]);
+	event_loop_free(r.loop);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -90,6 +142,7 @@ main(void)
 
 	tcase_add_test(tc, timers_in_order);
 	tcase_add_test(tc, fd_readiness);
+	tcase_add_test(tc, watch_add_mod_del);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

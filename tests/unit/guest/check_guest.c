@@ -2,14 +2,19 @@
  * Unit tests of the guest programs' pure code: the relay header line, DNS
  * stream framing, upstream/listen address parsing, session.conf.
  */
+#include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <check.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "event.h"
 #include "session_conf.h"
 #include "upstream.h"
 #include "wire.h"
@@ -152,6 +157,60 @@ START_TEST(upstream_addresses)
 	ck_assert_int_eq(upstream_parse(&up, "unix:relative", &err), -1);
 	ck_assert_int_eq(upstream_parse(&up, "unix:", &err), -1);
 	ck_assert_int_eq(upstream_parse(&up, "tcp:1.2.3.4:5", &err), -1);
+}
+END_TEST
+
+/* The connect watch relay and dns share. */
+START_TEST(upstream_connect_events)
+{
+	struct sockaddr_in sin;
+	struct pollfd pfd;
+	socklen_t len = sizeof(sin);
+	bool	 connecting;
+	int	 sv[2], lis, fd;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	connecting = false;		/* connected before: go on */
+	ck_assert_int_eq(upstream_connect_event(sv[0], &connecting, sv[1],
+	    EV_READ), 0);
+	connecting = true;		/* an event on the client: wait */
+	ck_assert_int_eq(upstream_connect_event(sv[0], &connecting, sv[1],
+	    EV_WRITE), 1);
+	ck_assert(connecting);
+	/* the upstream readable, not writable: wait */
+	ck_assert_int_eq(upstream_connect_event(sv[0], &connecting, sv[0],
+	    EV_READ), 1);
+	ck_assert(connecting);
+	ck_assert_int_eq(upstream_connect_event(sv[0], &connecting, sv[0],
+	    EV_WRITE), 0);
+	ck_assert(!connecting);
+	connecting = true;
+	ck_assert_int_eq(upstream_connect_event(sv[0], &connecting, sv[0],
+	    EV_HUP), 0);
+	ck_assert(!connecting);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* A refused connect: a port bound but not listening on loopback. */
+	lis = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ne(lis, -1);
+	sin = sin_of("127.0.0.1", 0);
+	ck_assert_int_eq(bind(lis, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(lis, (struct sockaddr *)&sin, &len), 0);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	ck_assert_int_ne(fd, -1);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
+	    errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+		connecting = true;
+		ck_assert_int_eq(upstream_connect_event(fd, &connecting, fd,
+		    EV_WRITE), -1);
+		ck_assert_int_eq(errno, ECONNREFUSED);
+	}
+	close(fd);
+	close(lis);
 }
 END_TEST
 
@@ -305,6 +364,7 @@ main(void)
 	tcase_add_test(tc, framer_rejects_runt);
 	tcase_add_test(tc, framer_max);
 	tcase_add_test(tc, upstream_addresses);
+	tcase_add_test(tc, upstream_connect_events);
 	tcase_add_test(tc, listen_addresses);
 	tcase_add_test(tc, conf_good);
 	tcase_add_loop_test(tc, conf_bad, 0,

@@ -292,6 +292,41 @@ START_TEST(mmio_identity)
 }
 END_TEST
 
+/* The completion every device shares: used element, used idx, interrupt. */
+START_TEST(virtio_used_and_queue_done)
+{
+	int fd;
+	uint16_t used_idx;
+	uint32_t elem[2];
+	struct virtio_dev *d = make_blk(&fd, false);
+
+	bring_up(d);
+	d->int_status = 0;
+	ck_assert_int_eq(virtio_used(d, 0, 3, 77), 0);
+	memcpy(&used_idx, mem + USED + 2, 2);
+	memcpy(elem, mem + USED + 4, sizeof(elem));
+	ck_assert_uint_eq(used_idx, 1);
+	ck_assert_uint_eq(elem[0], 3);
+	ck_assert_uint_eq(elem[1], 77);
+	virtio_queue_done(d, 0, NULL, 0);
+	ck_assert_uint_eq(d->int_status, 0);
+	virtio_queue_done(d, 0, NULL, 1);
+	ck_assert_uint_eq(d->int_status & VIRTIO_INT_USED, VIRTIO_INT_USED);
+	ck_assert(!d->broken);
+	virtio_queue_done(d, -1, "test violation", 0);
+	ck_assert(d->broken);
+	ck_assert_uint_eq(d->violations, 1);
+
+	d->broken = false;
+	d->vq[0].used_gpa = MEM_SIZE;	/* past the end: the push fails */
+	ck_assert_int_eq(virtio_used(d, 0, 3, 77), -1);
+	ck_assert(d->broken);
+	ck_assert_uint_eq(d->violations, 2);
+	close(fd);
+	free(d->impl);
+}
+END_TEST
+
 START_TEST(blk_read_and_bounds)
 {
 	int fd;
@@ -723,6 +758,7 @@ vmm_suite(void)
 	tcase_add_test(tc, virtq_rejects_bad_order_and_indices);
 	tcase_add_test(tc, virtq_layout_checks);
 	tcase_add_test(tc, mmio_identity);
+	tcase_add_test(tc, virtio_used_and_queue_done);
 	tcase_add_test(tc, blk_read_and_bounds);
 	tcase_add_test(tc, blk_write_writable);
 	tcase_add_test(tc, vsock_checks);
