@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,13 @@ struct event_timer {
 struct event_loop {
 	int		 epfd;
 	bool		 running;
+	/*
+	 * The fd table may be changed from another thread (the vmm's vCPU
+	 * threads change a device's watch when the guest resets it): mu
+	 * guards slots and nslots; handlers are called without it.  Timers
+	 * belong to the loop's own thread.
+	 */
+	pthread_mutex_t	 mu;
 	struct event_slot *slots;
 	size_t		 nslots;
 	struct event_timer *timers;	/* min-heap by deadline */
@@ -61,6 +69,7 @@ event_loop_new(void)
 		return NULL;
 	}
 	loop->next_timer_id = 1;
+	pthread_mutex_init(&loop->mu, NULL);
 	return loop;
 }
 
@@ -70,6 +79,7 @@ event_loop_free(struct event_loop *loop)
 	if (loop == NULL)
 		return;
 	close(loop->epfd);
+	pthread_mutex_destroy(&loop->mu);
 	free(loop->slots);
 	free(loop->timers);
 	free(loop);
@@ -87,8 +97,8 @@ to_epoll(uint32_t events)
 	return e;
 }
 
-int
-event_add(struct event_loop *loop, int fd, uint32_t events, event_cb cb,
+static int
+slot_add(struct event_loop *loop, int fd, uint32_t events, event_cb cb,
     void *arg)
 {
 	struct epoll_event ev;
@@ -126,32 +136,49 @@ event_add(struct event_loop *loop, int fd, uint32_t events, event_cb cb,
 }
 
 int
+event_add(struct event_loop *loop, int fd, uint32_t events, event_cb cb,
+    void *arg)
+{
+	int	 r;
+
+	pthread_mutex_lock(&loop->mu);
+	r = slot_add(loop, fd, events, cb, arg);
+	pthread_mutex_unlock(&loop->mu);
+	return r;
+}
+
+int
 event_mod(struct event_loop *loop, int fd, uint32_t events)
 {
 	struct epoll_event ev;
+	int	 r = 0;
 
+	pthread_mutex_lock(&loop->mu);
 	if (fd < 0 || (size_t)fd >= loop->nslots || !loop->slots[fd].used) {
 		errno = ENOENT;
-		return -1;
+		r = -1;
+	} else if (loop->slots[fd].events != events) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = to_epoll(events);
+		ev.data.fd = fd;
+		if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) == -1)
+			r = -1;
+		else
+			loop->slots[fd].events = events;
 	}
-	if (loop->slots[fd].events == events)
-		return 0;
-	memset(&ev, 0, sizeof(ev));
-	ev.events = to_epoll(events);
-	ev.data.fd = fd;
-	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) == -1)
-		return -1;
-	loop->slots[fd].events = events;
-	return 0;
+	pthread_mutex_unlock(&loop->mu);
+	return r;
 }
 
 void
 event_del(struct event_loop *loop, int fd)
 {
-	if (fd < 0 || (size_t)fd >= loop->nslots || !loop->slots[fd].used)
-		return;
-	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
-	memset(&loop->slots[fd], 0, sizeof(loop->slots[fd]));
+	pthread_mutex_lock(&loop->mu);
+	if (fd >= 0 && (size_t)fd < loop->nslots && loop->slots[fd].used) {
+		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+		memset(&loop->slots[fd], 0, sizeof(loop->slots[fd]));
+	}
+	pthread_mutex_unlock(&loop->mu);
 }
 
 void
@@ -301,19 +328,28 @@ event_loop_run(struct event_loop *loop)
 		for (i = 0; i < n && loop->running; i++) {
 			int	 fd = evs[i].data.fd;
 			uint32_t e = 0;
-			struct event_slot *s;
+			struct event_slot s;
 
-			/* A handler may have removed this fd already. */
-			if ((size_t)fd >= loop->nslots || !loop->slots[fd].used)
+			/*
+			 * A handler (or another thread) may have removed this
+			 * fd already; the slot is copied, the handler called
+			 * without the lock.
+			 */
+			pthread_mutex_lock(&loop->mu);
+			if ((size_t)fd < loop->nslots && loop->slots[fd].used)
+				s = loop->slots[fd];
+			else
+				s.used = false;
+			pthread_mutex_unlock(&loop->mu);
+			if (!s.used)
 				continue;
-			s = &loop->slots[fd];
 			if (evs[i].events & (EPOLLIN | EPOLLRDHUP))
 				e |= EV_READ;
 			if (evs[i].events & EPOLLOUT)
 				e |= EV_WRITE;
 			if (evs[i].events & (EPOLLHUP | EPOLLERR))
-				e |= EV_HUP | (s->events & EV_READ);
-			s->cb(fd, e, s->arg);
+				e |= EV_HUP | (s.events & EV_READ);
+			s.cb(fd, e, s.arg);
 		}
 		run_timers(loop);
 	}
