@@ -30,7 +30,6 @@
 #include "log.h"
 #include "session_priv.h"
 
-
 /* Announce the session once every child is READY and set up. */
 void
 session_check_ready(struct session *s)

@@ -20,7 +20,6 @@
 #include "log.h"
 #include "session_priv.h"
 
-
 /* Does a live session answer on the control socket of id? */
 bool
 session_name_live(const char *id)

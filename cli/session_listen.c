@@ -17,7 +17,6 @@
 #include "log.h"
 #include "session_priv.h"
 
-
 /* Host-side listeners (proxy mode): each accepted socket goes to netproxy. */
 static void
 on_listener_accept(int fd, uint32_t events, void *arg)

@@ -143,7 +143,6 @@ session_spawn_all(struct session *s, int nproxies, bool with_vm)
 	}
 }
 
-
 /* Give a and b a socketpair to talk over. */
 static void
 connect_children(struct session_child *a, struct session_child *b)

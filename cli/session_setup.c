@@ -25,7 +25,6 @@
 #include "session_priv.h"
 #include "session_record.h"
 
-
 /* Read a config file whole; *present = false if it does not exist. */
 static char *
 read_config(const char *path, size_t *len, bool *present, char *err,

@@ -33,7 +33,6 @@ static void	on_term_input(int, uint32_t, void *);
 static void	on_console(int, uint32_t, void *);
 static void	on_term_output(int, uint32_t, void *);
 
-
 /* The attached terminal's size to the guest's console. */
 void
 term_winsize(struct session *s)

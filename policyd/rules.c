@@ -14,8 +14,6 @@
 #include "rules.h"
 #include "text.h"
 
-
-
 static bool
 unreserved(int c)
 {
@@ -263,7 +261,6 @@ seg_match(const char *pat, size_t plen, const char *s, size_t slen)
 		pi++;
 	return pi == plen;
 }
-
 
 bool
 split_path(const char *npath, struct pathsegs *ps)
