@@ -279,9 +279,31 @@ plan_credentials(const struct session *s, const struct policy *pol,
 }
 
 /*
+ * A netproxy deadline from capsemctl's environment (see capsem-netproxy(8)),
+ * in milliseconds; 0, netproxy's default, when unset or out of range.
+ */
+static uint32_t
+env_timeout_ms(const char *name)
+{
+	const char	*v = getenv(name), *errstr;
+	long long	 ms;
+
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	ms = strtonum(v, 100, 3600000, &errstr);
+	if (errstr != NULL) {
+		log_warnx("%s %s: %s, netproxy's default used", name, v,
+		    errstr);
+		return 0;
+	}
+	return (uint32_t)ms;
+}
+
+/*
  * netproxy's settings: [network] http and private_addresses, [upstream]
- * resolve pins and ca_file (read here, sent as bytes), and credentials
- * taken from capsemctl's environment (they never reach the guest).
+ * resolve pins and ca_file (read here, sent as bytes), the deadlines for a
+ * TLS handshake and a request head, and credentials taken from
+ * capsemctl's environment (they never reach the guest).
  */
 int
 send_proxy_settings(struct session *s, const struct policy *pol, char *err,
@@ -298,6 +320,9 @@ send_proxy_settings(struct session *s, const struct policy *pol, char *err,
 	memset(&ps, 0, sizeof(ps));
 	ps.http_enabled = policy_http_enabled(pol);
 	ps.private_addresses = policy_private_addresses(pol);
+	ps.handshake_timeout_ms =
+	    env_timeout_ms("CAPSEM_PROXY_HANDSHAKE_TIMEOUT_MS");
+	ps.head_timeout_ms = env_timeout_ms("CAPSEM_PROXY_HEAD_TIMEOUT_MS");
 	n = policy_nresolve(pol);
 	if (n > PROXY_RESOLVE_MAX) {
 		snprintf(err, errlen, "[upstream] resolve: at most %d entries",

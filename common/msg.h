@@ -285,9 +285,10 @@ struct msg_proxy_settings {
 	uint32_t	 max_connections;	/* 0: built-in default */
 	uint32_t	 idle_timeout_ms;	/* 0: built-in default */
 	uint32_t	 connect_timeout_ms;	/* 0: built-in default */
+	uint32_t	 handshake_timeout_ms;	/* 0: built-in default */
+	uint32_t	 head_timeout_ms;	/* 0: built-in default */
 	uint32_t	 nresolve;		/* entries used in resolve[] */
 	uint32_t	 ca_len;		/* PEM bytes after the struct */
-	uint32_t	 pad;
 	struct proxy_resolve_pin resolve[PROXY_RESOLVE_MAX];
 };
 

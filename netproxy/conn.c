@@ -9,6 +9,10 @@
  * then sets the event interest of both ends; every event and every answer
  * from policyd or certd calls it.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,6 +36,25 @@ conn_reset(struct np_conn *c, const char *reason)
 	audit_stream(c, AUDIT_REFUSED, 0, false, NULL, reason);
 	c->np->counters[NP_CTR_DENIED]++;
 	c->dead = true;
+}
+
+/*
+ * A TCP stream (proxy -l) sends each of our writes at once: a TLS flight
+ * is several small records, and Nagle would hold the last ones for the
+ * client's delayed ACK.  The vmm's streams are AF_UNIX: nothing to set.
+ */
+static void
+set_nodelay(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t	 sslen = sizeof(ss);
+	int		 one = 1;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_warn("stream: TCP_NODELAY");
 }
 
 void
@@ -74,6 +97,7 @@ conn_new(struct netproxy *np, const struct msg_stream_new *sn, int fd)
 		close(fd);
 		return;
 	}
+	set_nodelay(fd);
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return;
@@ -89,6 +113,8 @@ conn_new(struct netproxy *np, const struct msg_stream_new *sn, int fd)
 		c->kind = CONN_HTTPS;
 		c->port = 443;
 		c->state = CS_PEEK;
+		c->handshake_deadline_ms = c->last_active_ms +
+		    np_handshake_ms(np);
 		break;
 	case STREAM_HTTP:
 		c->kind = CONN_HTTP;
@@ -147,6 +173,11 @@ client_event(int fd, uint32_t events, void *arg)
 	if (events & EV_HUP)
 		c->client.failed = true;
 	c->last_active_ms = event_now_ms();
+	/* a byte of a request head (or a TLS record holding one) arrived */
+	if ((events & EV_READ) && c->head_deadline_ms == 0 &&
+	    (c->state == CS_REQ_HEAD ||
+	    (c->state == CS_RELAY_HEADER && c->kind == CONN_HTTP)))
+		c->head_deadline_ms = c->last_active_ms + np_head_ms(c->np);
 	conn_run(c);
 }
 
@@ -275,6 +306,7 @@ step_handshake(struct np_conn *c)
 	c->client.ssl_want_read = c->client.ssl_want_write = false;
 	r = mbedtls_ssl_handshake(c->client.ssl);
 	if (r == 0) {
+		c->handshake_deadline_ms = 0;
 		c->state = CS_REQ_HEAD;
 		http_request_reset(&c->req);
 		return true;
@@ -410,6 +442,10 @@ step_req_head(struct np_conn *c)
 		    c->client.in.data + c->client.in.off, c->client.in.len);
 		if (r != HTTP_NEED_MORE)
 			break;
+		/* pipelined bytes: the head began when the last answer ended */
+		if (c->client.in.len > 0 && c->head_deadline_ms == 0)
+			c->head_deadline_ms = event_now_ms() +
+			    np_head_ms(c->np);
 		n = end_fill(&c->client);
 		if (n == -1) {
 			c->dead = true;	/* closed between requests */
@@ -419,6 +455,7 @@ step_req_head(struct np_conn *c)
 			return false;
 	}
 	c->last_active_ms = event_now_ms();
+	c->head_deadline_ms = 0;
 	if (r == HTTP_ERROR) {
 		enum http_error e = c->req.head.error;
 
@@ -710,6 +747,31 @@ conn_certd_gone(struct np_conn *c)
 	conn_run(c);
 }
 
+/* A request head not complete within np_head_ms of its first byte. */
+static void
+head_timeout(struct np_conn *c, uint64_t now)
+{
+	uint64_t begun_ms = c->head_deadline_ms - np_head_ms(c->np);
+
+	log_debug("stream %u: request head timeout", c->id);
+	c->head_deadline_ms = 0;
+	if (c->state == CS_RELAY_HEADER) {
+		conn_reset(c, "relay header not complete in time");
+		return;
+	}
+	c->np->counters[NP_CTR_REQUESTS]++;
+	c->started_us = np_now_us() - (now - begun_ms) * 1000u;
+	c->bytes_in = c->client.in.len;
+	c->bytes_out = 0;
+	c->resp_head_sent = false;
+	c->req_allowed = false;
+	c->method[0] = '\0';
+	c->path[0] = '\0';
+	if (c->kind == CONN_HTTPS)
+		snprintf(c->host, sizeof(c->host), "%s", c->sni);
+	respond(c, 408, "request head not complete in time", NULL);
+}
+
 void
 conn_sweep(struct netproxy *np, uint64_t now)
 {
@@ -721,6 +783,19 @@ conn_sweep(struct netproxy *np, uint64_t now)
 
 		if (c == NULL || c->in_run)
 			continue;
+		if (c->handshake_deadline_ms != 0 &&
+		    now >= c->handshake_deadline_ms) {
+			log_debug("stream %u: TLS handshake timeout", c->id);
+			conn_reset(c, "TLS handshake not complete in time");
+			conn_free(c);
+			continue;
+		}
+		if (c->head_deadline_ms != 0 && now >= c->head_deadline_ms &&
+		    (c->state == CS_REQ_HEAD || c->state == CS_RELAY_HEADER)) {
+			head_timeout(c, now);
+			conn_run(c);	/* flush the 408, then close */
+			continue;
+		}
 		if (c->state == CS_TUNNEL || c->state == CS_EXCHANGE)
 			continue;	/* long responses and streams */
 		if (now - c->last_active_ms > idle) {

@@ -51,6 +51,8 @@
 #define NP_UP_IN_SIZE		(HTTP_HEAD_MAX + 4096)
 #define NP_IDLE_MS		60000
 #define NP_CONNECT_MS		10000
+#define NP_HANDSHAKE_MS		10000	/* stream start to TLS up */
+#define NP_HEAD_MS		30000	/* a request head's first byte to its end */
 #define NP_SWEEP_MS		1000
 #define NP_POOL_MAX		64	/* idle upstream connections kept */
 #define NP_POOL_IDLE_MS		30000
@@ -258,6 +260,8 @@ struct np_conn {
 	uint64_t	 bytes_in;	/* this request, from the guest */
 	uint64_t	 bytes_out;	/* this request, to the guest */
 	uint64_t	 last_active_ms;
+	uint64_t	 handshake_deadline_ms;	/* 0: none (TLS up, or plain) */
+	uint64_t	 head_deadline_ms;	/* 0: no head begun */
 	int		 status;	/* answered status, for audit */
 	bool		 in_run;
 	bool		 dead;
@@ -305,6 +309,8 @@ int	np_send_policyd(struct netproxy *, uint32_t type, uint32_t peerid,
 	    const void *, size_t, const void *, size_t);
 uint32_t np_idle_ms(const struct netproxy *);
 uint32_t np_connect_ms(const struct netproxy *);
+uint32_t np_handshake_ms(const struct netproxy *);
+uint32_t np_head_ms(const struct netproxy *);
 uint64_t np_now_us(void);
 
 /* tls.c */

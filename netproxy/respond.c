@@ -1,6 +1,6 @@
 /*
  * respond.c: the answers netproxy gives itself on a stream (400, 403,
- * 421, 502, 503, 504: a plain-text body naming host, method, path and the
+ * 408, 421, 502, 503, 504: a plain-text body naming host, method, path and the
  * deciding rule) and the audit line of a stream's request or refusal.
  */
 #include <stdio.h>
@@ -15,6 +15,7 @@ status_text(int status)
 	case 100: return "Continue";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
+	case 408: return "Request Timeout";
 	case 417: return "Expectation Failed";
 	case 421: return "Misdirected Request";
 	case 502: return "Bad Gateway";

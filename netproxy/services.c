@@ -30,6 +30,20 @@ np_connect_ms(const struct netproxy *np)
 	    np->settings.connect_timeout_ms : NP_CONNECT_MS;
 }
 
+uint32_t
+np_handshake_ms(const struct netproxy *np)
+{
+	return np->settings.handshake_timeout_ms ?
+	    np->settings.handshake_timeout_ms : NP_HANDSHAKE_MS;
+}
+
+uint32_t
+np_head_ms(const struct netproxy *np)
+{
+	return np->settings.head_timeout_ms ? np->settings.head_timeout_ms :
+	    NP_HEAD_MS;
+}
+
 int
 np_send_certd(struct netproxy *np, uint32_t type, uint32_t peerid,
     const void *data, size_t len)

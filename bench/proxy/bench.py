@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -282,6 +283,35 @@ def h2load(d, port, path, conns, seconds=None, requests=None, close=False):
             'failed': int(st.group(3))}
 
 
+def handshakes(port, n):
+    """n full TLS handshakes one after another, each on a new connection
+    without session resumption: connect to handshake done.  Same dict as
+    h2load(); rps is handshakes per second."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    lat, failed = [], 0
+    begin = time.perf_counter()
+    for _ in range(n):
+        start = time.perf_counter()
+        try:
+            with socket.create_connection(('127.0.0.1', port),
+                                          timeout=10) as s:
+                with ctx.wrap_socket(s, server_hostname=HOST):
+                    lat.append(time.perf_counter() - start)
+        except (OSError, ssl.SSLError):
+            failed += 1
+    total = time.perf_counter() - begin
+    if not lat:
+        return None
+    lat.sort()
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(len(lat) * p))] * 1000
+    return {'rps': len(lat) / total, 'mbps': 0.0, 'p50': pct(0.50),
+            'p99': pct(0.99), 'ok': len(lat), 'failed': failed}
+
+
 def on_term(signo, frame):
     raise SystemExit('bench/proxy: stopped by signal %d' % signo)
 
@@ -320,10 +350,13 @@ def main():
             ('keep-alive 1 MiB, 200 conns', '/big', 200, False),
             ('new conn/request 100 B, 10 conns', '/small', 10, True),
             ('new conn/request 100 B, 200 conns', '/small', 200, True),
+            ('TLS handshake, no resumption, 1 conn', None, 1, True),
         ]
         for name, port, proc in targets:
             for sc, path, conns, close in scenarios:
-                if close:
+                if path is None:
+                    res = handshakes(port, 300)
+                elif close:
                     n = 300 if name == 'mitmproxy' else 2000
                     res = h2load(d, port, path, conns, requests=n, close=True)
                 else:

@@ -10,7 +10,9 @@
 #
 # Load: h2load --h1, 10 and 200 connections; keep-alive (timed, -D) and a
 # new connection per request (Connection: close, -n; h2load resumes TLS
-# sessions on reconnect).  Prints requests/s, MB/s, p50/p99 latency, peak
+# sessions on reconnect); and 300 full TLS handshakes one after another
+# (Python's ssl, a new session each time: handshake latency, handshakes/s
+# in the req/s column).  Prints requests/s, MB/s, p50/p99 latency, peak
 # RSS of each proxy (all its processes), and capsem's ratio to each peer.
 # No thresholds: this prints, it does not judge.  Peers that are not
 # installed are skipped (apt-get install nginx nghttp2-client squid-openssl

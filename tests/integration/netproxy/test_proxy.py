@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import signal
 import socket
 import ssl
@@ -22,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from proctest import (check, free_port, openssl, readline_timeout,  # noqa: E402
@@ -492,6 +494,129 @@ def private_checks(d, home, env, up_port, bad_port, resolver):
         stop_proxy(proxy)
 
 
+def drip(sock, data, pause=0.25, budget=20):
+    """A slow client: data one byte at a time, pause seconds apart (far
+    below the 60 s idle timeout), until the peer closes or budget seconds
+    pass.  Returns (what came back, closed by the peer)."""
+    got, sent = b'', 0
+    end = time.monotonic() + budget
+    while time.monotonic() < end:
+        if sent < len(data):
+            try:
+                sock.send(data[sent:sent + 1])
+            except OSError:
+                return got, True
+            sent += 1
+        if not select.select([sock], [], [], pause)[0]:
+            continue
+        try:
+            chunk = sock.recv(65536)
+        except ssl.SSLWantReadError:
+            continue
+        except OSError:
+            return got, True        # reset
+        if not chunk:
+            return got, True
+        got += chunk
+    return got, False
+
+
+def read_until(t, marker):
+    data = b''
+    while marker not in data:
+        try:
+            chunk = t.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def client_flights(port):
+    """A raw socket and a TLS client on memory BIOs: the ClientHello, and
+    a function that sends it whole and returns the client's second flight
+    (key exchange, Finished) once the server's first flight is in."""
+    ctx = ssl.create_default_context(cafile=CA)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname=HOST)
+    s = socket.create_connection(('127.0.0.1', port), timeout=10)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+
+    def second():
+        s.sendall(hello)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return b''
+            inc.write(chunk)
+            try:
+                tls.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            flight = out.read()
+            if flight:
+                return flight
+    return s, hello, second
+
+
+def deadline_checks(d, home, env, up_port, bad_port):
+    """Slowloris: a TLS handshake and a request head each have a deadline
+    (set short here), however often the slow client sends a byte."""
+    write_config(home, d, up_port, bad_port, private=True)
+    pport = free_port()
+    denv = dict(env, CAPSEM_PROXY_HANDSHAKE_TIMEOUT_MS='3000',
+                CAPSEM_PROXY_HEAD_TIMEOUT_MS='3000')
+    proxy, sid, _ = start_proxy(home, denv, pport, log='proxy-deadline.log')
+    try:
+        s, hello, _ = client_flights(pport)
+        with s:
+            got, closed = drip(s, hello)
+        check('deadline: ClientHello a byte at a time -> reset, no answer',
+              closed and got == b'', '%s %r' % (closed, got[:60]))
+        s, _, second = client_flights(pport)
+        with s:
+            flight = second()
+            got, closed = drip(s, flight)
+        check('deadline: TLS handshake a byte at a time -> reset',
+              flight != b'' and closed and got == b'',
+              '%d %s %r' % (len(flight), closed, got[:60]))
+        with socket.create_connection(('127.0.0.1', pport), timeout=10) as s:
+            got, closed = drip(s, b'')
+        check('deadline: connection that sends nothing -> closed',
+              closed and got == b'', '%s %r' % (closed, got[:60]))
+        with tls_connect(pport) as t:
+            host = HOST.encode()
+            t.sendall(b'GET /first HTTP/1.1\r\nHost: %s\r\n\r\n' % host)
+            first = read_until(t, b'ok GET /first')
+            # idle between requests longer than the head deadline: fine,
+            # the deadline counts from a head's first byte
+            time.sleep(5)
+            t.sendall(b'GET /second HTTP/1.1\r\nHost: %s\r\n\r\n' % host)
+            second_resp = read_until(t, b'ok GET /second')
+            got, closed = drip(t, b'GET /slow HTTP/1.1\r\nHost: %s\r\n'
+                               b'X-Pad: %s' % (host, b'a' * 300))
+        check('deadline: keep-alive idle past the head deadline still served',
+              b'ok GET /first' in first and b'ok GET /second' in second_resp,
+              '%r %r' % (first[-40:], second_resp[-40:]))
+        check('deadline: later request head a byte at a time -> 408, closed',
+              got.startswith(b'HTTP/1.1 408 ') and closed,
+              '%s %r' % (closed, got[:80]))
+    finally:
+        stop_proxy(proxy)
+    lines, text = read_audit(home, sid)
+    check('deadline: audit has the 408 and the handshake resets',
+          any(l.get('status') == 408 and l.get('event') == 'request'
+              for l in lines) and
+          text.count('TLS handshake not complete in time') >= 3, text[-600:])
+
+
 def kill_checks(d, home, env, up_port, bad_port):
     """A dead certd or policyd: no request is allowed, the session ends."""
     write_config(home, d, up_port, bad_port, private=True)
@@ -576,6 +701,7 @@ def main():
 
             main_checks(d, home, env, up_port, bad_port, resolver)
             private_checks(d, home, env, up_port, bad_port, resolver)
+            deadline_checks(d, home, env, up_port, bad_port)
             kill_checks(d, home, env, up_port, bad_port)
         finally:
             reap_all()
