@@ -181,11 +181,12 @@ def random_block():
     return bytes(out[:1 << 20])
 
 
-def start_proxy(home, env, port, dns_port=None, log='proxy.log'):
+def start_proxy(home, env, port, dns_port=None, log='proxy.log', extra=()):
     """capsemctl proxy; returns (process, session id, log path)."""
     cmd = [CAPSEMCTL, '-v', 'proxy', '-l', '127.0.0.1:%d' % port]
     if dns_port:
         cmd += ['--dns', '127.0.0.1:%d' % dns_port]
+    cmd += list(extra)
     logpath = os.path.join(home, log)
     p = spawn(cmd, env=env, stdout=subprocess.PIPE,
               stderr=open(logpath, 'ab'))
@@ -592,6 +593,34 @@ def cert_cache_checks(d, home, env, up_port, bad_port):
           not any('cache full' in str(l.get('reason', '')) for l in lines))
 
 
+def plain_http_checks(d, home, env, up_port, bad_port):
+    """With [network] http = true, a plain-HTTP request for a denied name
+    gets the same explained 403 as HTTPS (issue 18, finding 9)."""
+    write_config(home, d, up_port, bad_port, private=True)
+    path = os.path.join(home, 'user.toml')
+    with open(path) as f:
+        text = f.read()
+    with open(path, 'w') as f:
+        f.write(text.replace('[network]\n', '[network]\nhttp = true\n', 1))
+    pport, hport = free_port(), free_port()
+    proxy, _, _ = start_proxy(home, env, pport,
+                              extra=['--http', '127.0.0.1:%d' % hport])
+    try:
+        for name, rule in (('denied.example.test',
+                            b'rule: block "denied.example.test"'),
+                           ('nolist.example.test', b'rule: default = "deny"')):
+            r = run(['curl', '-sS', '--max-time', '20', '--connect-to',
+                     '%s:80:127.0.0.1:%d' % (name, hport), '-D', '-', '-o',
+                     '-', 'http://%s/x' % name])
+            out = r.stdout
+            check('plain HTTP, denied %s -> 403 naming the rule and '
+                  'file:line' % name, out.startswith(b'HTTP/1.1 403') and
+                  rule in out and re.search(rb'user\.toml:\d+', out),
+                  repr(out[:300]))
+    finally:
+        stop_proxy(proxy)
+
+
 def kill_checks(d, home, env, up_port, bad_port):
     """A dead certd or policyd: no request is allowed, the session ends."""
     write_config(home, d, up_port, bad_port, private=True)
@@ -677,6 +706,7 @@ def main():
             main_checks(d, home, env, up_port, bad_port, resolver)
             private_checks(d, home, env, up_port, bad_port, resolver)
             cert_cache_checks(d, home, env, up_port, bad_port)
+            plain_http_checks(d, home, env, up_port, bad_port)
             kill_checks(d, home, env, up_port, bad_port)
         finally:
             reap_all()
