@@ -694,8 +694,8 @@ conn_on_mint(struct np_conn *c, const struct np_minted *m, const char *error)
 	char		 err[160];
 
 	if (m != NULL) {
-		cert = tls_cert_insert(&c->np->tls, c->sni, m->leaf,
-		    m->leaf_len, m->ca, m->ca_len, m->not_after, err,
+		cert = tls_cert_insert(&c->np->tls, c->sni, c->host_denied,
+		    m->leaf, m->leaf_len, m->ca, m->ca_len, m->not_after, err,
 		    sizeof(err));
 		error = err;
 	}

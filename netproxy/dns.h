@@ -1,9 +1,9 @@
 /*
  * dns: strict reader of one DNS query (RFC 1035 4.1) and builder of the
  * answers netproxy gives: a synthetic A record from 198.18.0.0/15 (stable
- * for the session: a bounded name -> address table), NXDOMAIN for blocked
- * names, an empty NOERROR answer for AAAA, REFUSED for other types,
- * FORMERR for malformed queries.  No query is ever sent to a resolver.
+ * for the session: a bounded name -> address table; denied names all get
+ * DNS_SYNTH_DENIED, outside the table), an empty NOERROR answer for AAAA,
+ * REFUSED for other types, FORMERR for malformed queries.  No query is ever sent to a resolver.
  */
 #ifndef NETPROXY_DNS_H
 #define NETPROXY_DNS_H
@@ -19,6 +19,7 @@
 #define DNS_TABLE_MAX		4096	/* names given an address per session */
 #define DNS_SYNTH_NET		0xc6120000u	/* 198.18.0.0 */
 #define DNS_SYNTH_MASK		0xfffe0000u	/* /15 */
+#define DNS_SYNTH_DENIED	0xc613fffeu	/* 198.19.255.254: denied names */
 #define DNS_TTL			60
 
 enum dns_rcode {

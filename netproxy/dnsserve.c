@@ -1,7 +1,11 @@
 /*
  * dnsserve.c: DNS-over-TCP framed queries on vsock 1053 (or proxy --dns).
  * One query at a time per stream: parse, ask policyd (CONN_CHECK, port 53)
- * for A and AAAA names, answer from the session's synthetic table.
+ * for A and AAAA names, answer from the session's synthetic table.  A name
+ * the policy denies resolves too, to the one address DNS_SYNTH_DENIED (the
+ * audit line says deny), so that the agent's connection reaches netproxy
+ * and gets the explained 403 instead of "could not resolve host"; only a
+ * name that is no host name at all gets NXDOMAIN.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +91,18 @@ handle_query(struct np_conn *c)
 	c->state = CS_DNS_CHECK;
 }
 
+/*
+ * policyd's verdict on a name that is no host name (policy.c host_prepare:
+ * built-in, "invalid host name").  The reader in dns.c already refuses
+ * most such names (FORMERR); this catches what it lets through.
+ */
+static bool
+verdict_no_host_name(const struct msg_verdict *v)
+{
+	return v->line == 0 && strcmp(v->file, "(built-in)") == 0 &&
+	    strcmp(v->rule, "invalid host name") == 0;
+}
+
 void
 dns_conn_verdict(struct np_conn *c, const struct msg_verdict *v)
 {
@@ -94,8 +110,17 @@ dns_conn_verdict(struct np_conn *c, const struct msg_verdict *v)
 
 	c->state = CS_DNS;
 	if (v->allow != VERDICT_ALLOW) {
-		answer(c, &c->dnsq, DNS_RCODE_NXDOMAIN, 0);
-		dns_audit(c, DNS_RCODE_NXDOMAIN, false, v, "blocked name");
+		if (verdict_no_host_name(v)) {
+			answer(c, &c->dnsq, DNS_RCODE_NXDOMAIN, 0);
+			dns_audit(c, DNS_RCODE_NXDOMAIN, false, v,
+			    "not a host name");
+			return;
+		}
+		/* one address for all of them: the table is not spent */
+		answer(c, &c->dnsq, DNS_RCODE_NOERROR,
+		    c->dnsq.qtype == DNS_TYPE_A ? DNS_SYNTH_DENIED : 0);
+		dns_audit(c, DNS_RCODE_NOERROR, false, v,
+		    "denied name: its connections are answered 403");
 		return;
 	}
 	if (c->dnsq.qtype == DNS_TYPE_AAAA) {

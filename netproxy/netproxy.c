@@ -354,11 +354,8 @@ static void
 on_status(struct child *child, struct msg_status *st)
 {
 	struct netproxy *np = child->ctx;
-	size_t		 i, ncerts = 0;
+	size_t		 ncerts = tls_cert_count(&np->tls);
 
-	for (i = 0; i < NP_CERT_CACHE_MAX; i++)
-		if (np->tls.certs[i].used)
-			ncerts++;
 	memcpy(st->counters, np->counters, sizeof(st->counters));
 	snprintf(st->detail, sizeof(st->detail),
 	    "%zu streams, %zu idle upstreams, %zu certificates%s%s",

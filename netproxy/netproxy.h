@@ -56,7 +56,8 @@
 #define NP_SWEEP_MS		1000
 #define NP_POOL_MAX		64	/* idle upstream connections kept */
 #define NP_POOL_IDLE_MS		30000
-#define NP_CERT_CACHE_MAX	256
+#define NP_CERT_CACHE_MAX	256	/* leaves for allowed names, LRU */
+#define NP_CERT_DENIED_MAX	32	/* leaves for denied names, LRU */
 #define NP_CREDENTIALS_MAX	64
 #define NP_QUERIES_MAX		256	/* upstream name lookups in flight */
 #define NP_RESOLVE_TRY_MS	1500	/* one UDP attempt */
@@ -100,14 +101,19 @@ struct np_end {
 	bool		 closed_notify;
 };
 
-/* A leaf certificate chain minted by certd for one host. */
+/*
+ * A leaf certificate chain minted by certd for one host.  Each connection
+ * using it holds a reference, the cache another (cached): a leaf evicted
+ * from the cache lives on until its last connection lets go, so the cache
+ * never refuses.
+ */
 struct np_cert {
 	char		 host[MSG_HOST_MAX];
 	mbedtls_x509_crt chain;
 	int64_t		 not_after;
 	uint64_t	 last_used;
 	int		 refs;
-	bool		 used;
+	bool		 cached;
 };
 
 /* A chain as certd sent it (DER), its lengths checked by netproxy.c. */
@@ -132,7 +138,8 @@ struct np_tls {
 	mbedtls_pk_context leaf_key;
 	bool		 have_key;
 	bool		 have_trust;
-	struct np_cert	 certs[NP_CERT_CACHE_MAX];
+	struct np_cert	*certs[NP_CERT_CACHE_MAX];	/* allowed names */
+	struct np_cert	*denied_certs[NP_CERT_DENIED_MAX];
 };
 
 enum up_state { UP_RESOLVING, UP_CONNECTING, UP_HANDSHAKE, UP_READY };
@@ -320,9 +327,10 @@ int	tls_add_trust_pem(struct np_tls *, const uint8_t *pem, size_t len);
 int	tls_set_leaf_key(struct np_tls *, const uint8_t *der, size_t len);
 struct np_cert *tls_cert_lookup(struct np_tls *, const char *host);
 struct np_cert *tls_cert_insert(struct np_tls *, const char *host,
-	    const uint8_t *leaf, size_t leaf_len, const uint8_t *ca,
+	    bool denied, const uint8_t *leaf, size_t leaf_len, const uint8_t *ca,
 	    size_t ca_len, int64_t not_after, char *err, size_t errlen);
 void	tls_cert_release(struct np_cert *);
+size_t	tls_cert_count(const struct np_tls *);
 int	tls_server_start(struct np_tls *, struct np_end *);
 int	tls_client_start(struct np_tls *, struct np_end *, const char *host);
 void	tls_end_free(struct np_end *);

@@ -316,78 +316,137 @@ tls_set_leaf_key(struct np_tls *tls, const uint8_t *der, size_t len)
 	return 0;
 }
 
+/*
+ * The certificate cache: two LRU buckets, NP_CERT_CACHE_MAX leaves for
+ * names the policy allowed and NP_CERT_DENIED_MAX for names it denied
+ * (minted only to explain the 403), so that any number of denied names
+ * cannot push the allowed working set out.  Inserting always succeeds:
+ * the least recently used leaf of the bucket is dropped from the cache,
+ * and freed when no connection holds it any more.
+ */
+static void
+cert_free_if_unused(struct np_cert *c)
+{
+	if (c->cached || c->refs > 0)
+		return;
+	mbedtls_x509_crt_free(&c->chain);
+	free(c);
+}
+
+static void
+cert_uncache(struct np_cert **slot)
+{
+	struct np_cert *c = *slot;
+
+	*slot = NULL;
+	c->cached = false;
+	cert_free_if_unused(c);
+}
+
+static struct np_cert **
+cert_find(struct np_tls *tls, const char *host)
+{
+	size_t	 i;
+
+	for (i = 0; i < NP_CERT_CACHE_MAX; i++)
+		if (tls->certs[i] != NULL &&
+		    strcmp(tls->certs[i]->host, host) == 0)
+			return &tls->certs[i];
+	for (i = 0; i < NP_CERT_DENIED_MAX; i++)
+		if (tls->denied_certs[i] != NULL &&
+		    strcmp(tls->denied_certs[i]->host, host) == 0)
+			return &tls->denied_certs[i];
+	return NULL;
+}
+
+/* A free slot of the bucket, else its least recently used one, emptied. */
+static struct np_cert **
+cert_make_room(struct np_cert **bucket, size_t n)
+{
+	struct np_cert **lru = NULL;
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (bucket[i] == NULL)
+			return &bucket[i];
+		if (lru == NULL || bucket[i]->last_used < (*lru)->last_used)
+			lru = &bucket[i];
+	}
+	cert_uncache(lru);
+	return lru;
+}
+
 struct np_cert *
 tls_cert_lookup(struct np_tls *tls, const char *host)
 {
 	int64_t	 now = (int64_t)time(NULL);
-	size_t	 i;
+	struct np_cert **slot = cert_find(tls, host);
 
-	for (i = 0; i < NP_CERT_CACHE_MAX; i++) {
-		struct np_cert *c = &tls->certs[i];
-
-		if (c->used && strcmp(c->host, host) == 0) {
-			if (c->not_after - 60 < now)
-				return NULL;	/* about to expire: mint again */
-			c->last_used = event_now_ms();
-			return c;
-		}
-	}
-	return NULL;
+	if (slot == NULL)
+		return NULL;
+	if ((*slot)->not_after - 60 < now)
+		return NULL;	/* about to expire: mint again */
+	(*slot)->last_used = event_now_ms();
+	return *slot;
 }
 
 struct np_cert *
-tls_cert_insert(struct np_tls *tls, const char *host, const uint8_t *leaf,
-    size_t leaf_len, const uint8_t *ca, size_t ca_len, int64_t not_after,
-    char *err, size_t errlen)
+tls_cert_insert(struct np_tls *tls, const char *host, bool denied,
+    const uint8_t *leaf, size_t leaf_len, const uint8_t *ca, size_t ca_len,
+    int64_t not_after, char *err, size_t errlen)
 {
-	struct np_cert	*slot = NULL;
-	size_t		 i;
+	struct np_cert	*c, **slot;
 	int		 r;
 
-	for (i = 0; i < NP_CERT_CACHE_MAX; i++) {
-		struct np_cert *c = &tls->certs[i];
-
-		if (c->used && strcmp(c->host, host) == 0 && c->refs == 0) {
-			slot = c;	/* replace an older one */
-			break;
-		}
-		if (!c->used) {
-			if (slot == NULL || slot->used)
-				slot = c;
-		} else if (c->refs == 0 && (slot == NULL ||
-		    (slot->used && c->last_used < slot->last_used)))
-			slot = c;
-	}
-	if (slot == NULL) {
-		snprintf(err, errlen, "certificate cache full");
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (slot->used)
-		mbedtls_x509_crt_free(&slot->chain);
-	memset(slot, 0, sizeof(*slot));
-	mbedtls_x509_crt_init(&slot->chain);
-	if ((r = mbedtls_x509_crt_parse_der(&slot->chain, leaf, leaf_len)) != 0 ||
+	mbedtls_x509_crt_init(&c->chain);
+	if ((r = mbedtls_x509_crt_parse_der(&c->chain, leaf, leaf_len)) != 0 ||
 	    (ca_len > 0 &&
-	    (r = mbedtls_x509_crt_parse_der(&slot->chain, ca, ca_len)) != 0)) {
+	    (r = mbedtls_x509_crt_parse_der(&c->chain, ca, ca_len)) != 0)) {
 		char	 e[96];
 
 		mbedtls_strerror(r, e, sizeof(e));
 		snprintf(err, errlen, "minted certificate unreadable: %s", e);
-		mbedtls_x509_crt_free(&slot->chain);
+		mbedtls_x509_crt_free(&c->chain);
+		free(c);
 		return NULL;
 	}
-	snprintf(slot->host, sizeof(slot->host), "%s", host);
-	slot->not_after = not_after;
-	slot->last_used = event_now_ms();
-	slot->used = true;
-	return slot;
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	c->not_after = not_after;
+	c->last_used = event_now_ms();
+	c->cached = true;
+	if ((slot = cert_find(tls, host)) != NULL)
+		cert_uncache(slot);	/* an older one for the same name */
+	if (denied)
+		slot = cert_make_room(tls->denied_certs, NP_CERT_DENIED_MAX);
+	else
+		slot = cert_make_room(tls->certs, NP_CERT_CACHE_MAX);
+	*slot = c;
+	return c;
 }
 
 void
 tls_cert_release(struct np_cert *c)
 {
-	if (c != NULL && c->refs > 0)
-		c->refs--;
+	if (c == NULL || c->refs <= 0)
+		return;
+	c->refs--;
+	cert_free_if_unused(c);
+}
+
+size_t
+tls_cert_count(const struct np_tls *tls)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < NP_CERT_CACHE_MAX; i++)
+		n += tls->certs[i] != NULL;
+	for (i = 0; i < NP_CERT_DENIED_MAX; i++)
+		n += tls->denied_certs[i] != NULL;
+	return n;
 }
 
 static int

@@ -30,7 +30,11 @@ run dns-allowed nslookup api.example.test
 run get-allowed hcurl https://api.example.test/
 run post-allowed hcurl -d 'capsem=e2e' https://api.example.test/submit
 run get-allowed-again hcurl https://api.example.test/again
-run denied-host-dns hcurl https://denied.example.test/
+# denied names resolve (to 198.19.255.254) and get the explained 403
+run denied-dns-lookup nslookup denied.example.test
+run denied-host-dns hcurl https://denied.example.test/denied-dns
+run default-deny-dns hcurl https://nolist.example.test/nolist-dns
+run denied-name-port-22 timeout 10 nc -w 5 denied.example.test 22 </dev/null
 run denied-host hcurl --resolve denied.example.test:443:198.18.0.99 \
     https://denied.example.test/denied-host
 run default-deny-host hcurl --resolve nolist.example.test:443:198.18.0.98 \

@@ -198,6 +198,10 @@ START_TEST(test_table)
 	/* full: known names still answer, new ones do not */
 	ck_assert_uint_eq(dns_table_address(t, "new.test"), 0);
 	ck_assert_uint_eq(dns_table_address(t, "b.test"), a2);
+	/* the address of denied names is synthetic and never a table's */
+	ck_assert(dns_is_synthetic(DNS_SYNTH_DENIED));
+	ck_assert_uint_gt(DNS_SYNTH_DENIED, last);
+	ck_assert_ptr_null(dns_table_name(t, DNS_SYNTH_DENIED));
 	free(t);
 }
 END_TEST
