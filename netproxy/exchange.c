@@ -36,6 +36,27 @@ credential_for(struct netproxy *np, const char *host)
 	return NULL;
 }
 
+/*
+ * The credential this request may carry: only over TLS with the guest,
+ * to a TLS upstream verified as the credential's host on port 443, and
+ * never with TRACE (which echoes the request head back).  Anything else
+ * (plain HTTP, another port, a Host port that points a cleartext
+ * request at the TLS pin) gets no credential: the guest's own value of
+ * that header is still dropped.
+ */
+static const struct np_credential *
+credential_to_inject(struct np_conn *c, const uint8_t *buf)
+{
+	const struct np_credential *cred = credential_for(c->np, c->host);
+
+	if (cred == NULL || c->kind != CONN_HTTPS || c->up == NULL ||
+	    !c->up->tls || c->up->port != 443 ||
+	    !host_matches(cred->host, c->up->host) ||
+	    http_span_eq(buf, c->req.method, "TRACE"))
+		return NULL;
+	return cred;
+}
+
 static bool
 is_hop_field(const uint8_t *buf, struct http_span name)
 {
@@ -71,7 +92,8 @@ exchange_start(struct np_conn *c)
 	const uint8_t	*buf = c->client.in.data + c->client.in.off;
 	struct http_request *req = &c->req;
 	struct np_buf	*out = &c->up->end.out;
-	const struct np_credential *cred = credential_for(c->np, c->host);
+	const struct np_credential *drop = credential_for(c->np, c->host);
+	const struct np_credential *cred = credential_to_inject(c, buf);
 	size_t		 i;
 	int		 r;
 
@@ -85,7 +107,7 @@ exchange_start(struct np_conn *c)
 
 		if (is_hop_field(buf, f->name))
 			continue;
-		if (cred != NULL && http_span_eq(buf, f->name, cred->header))
+		if (drop != NULL && http_span_eq(buf, f->name, drop->header))
 			continue;
 		r = buf_printf(out, "%.*s: %.*s\r\n", (int)f->name.len,
 		    buf + f->name.off, (int)f->value.len, buf + f->value.off);

@@ -222,13 +222,19 @@ def child_pid(parent, comm):
     return None
 
 
-def write_config(home, d, up_port, bad_port, private):
+def write_config(home, d, up_port, bad_port, private, http=False,
+                 resolve=None):
+    if resolve is None:
+        resolve = ['%s:443:127.0.0.2:%d' % (HOST, up_port),
+                   'bad.example.test:443:127.0.0.3:%d' % bad_port,
+                   'local.example.test:443:127.0.0.1:%d' % up_port]
     with open(os.path.join(home, 'user.toml'), 'w') as f:
         f.write('''[network]
 default = "deny"
 allow = ["%(h)s", "bad.example.test", "local.example.test", "dns.example.test", "cname.example.test", "nx.example.test", "silent.example.test"]
 block = ["denied.example.test"]
 private_addresses = %(priv)s
+http = %(http)s
 
 [http."%(h)s"]
 deny = ["DELETE *"]
@@ -240,10 +246,11 @@ header = "x-api-key"
 env = "CAPSEM_TEST_KEY"
 
 [upstream]
-resolve = ["%(h)s:443:127.0.0.2:%(up)d", "bad.example.test:443:127.0.0.3:%(bad)d", "local.example.test:443:127.0.0.1:%(up1)d"]
+resolve = [%(resolve)s]
 ca_file = "%(d)s/testca.pem"
-''' % {'h': HOST, 'up': up_port, 'bad': bad_port, 'up1': up_port,
-       'd': d, 'priv': 'true' if private else 'false'})
+''' % {'h': HOST, 'resolve': ', '.join('"%s"' % r for r in resolve),
+       'd': d, 'priv': 'true' if private else 'false',
+       'http': 'true' if http else 'false'})
 
 
 def read_audit(home, sid):
@@ -382,6 +389,12 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
         check('credential injected, guest value replaced', code == '200' and
               re.search(rb'(?i)x-api-key: ' + SECRET.encode(), body) and
               b'guest-placeholder' not in body, '%s %r' % (code, body))
+        code, body, err = curl(pport, '/headers', '-X', 'TRACE', '-H',
+                               'x-api-key: guest-placeholder')
+        check('TRACE: no credential (it would be echoed back)',
+              code == '200' and b'Host: ' in body and
+              SECRET.encode() not in body and
+              b'guest-placeholder' not in body, '%s %r' % (code, body))
         r = run(['curl', '-sS', '--max-time', '20', '--cacert', CA,
                  '--connect-to', 'denied.example.test:443:127.0.0.1:%d' % pport,
                  '-D', '-', '-o', '-', 'https://denied.example.test/x'])
@@ -492,6 +505,38 @@ def private_checks(d, home, env, up_port, bad_port, resolver):
         stop_proxy(proxy)
 
 
+def cleartext_checks(d, home, env, up_port, bad_port, plain_port):
+    """With http = true, the credential is never sent in clear: not on a
+    plain-HTTP request, not when its Host port points it at the TLS
+    pin's port.  Both go to an upstream that echoes the head it got."""
+    write_config(home, d, up_port, bad_port, private=True, http=True,
+                 resolve=['%s:80:127.0.0.4:%d' % (HOST, plain_port),
+                          '%s:443:127.0.0.4:%d' % (HOST, plain_port)])
+    pport, hport = free_port(), free_port()
+    cmd = [CAPSEMCTL, '-v', 'proxy', '-l', '127.0.0.1:%d' % pport,
+           '--http', '127.0.0.1:%d' % hport]
+    p = spawn(cmd, env=env, stdout=subprocess.PIPE,
+              stderr=open(os.path.join(home, 'proxy-http.log'), 'ab'))
+    try:
+        readline_timeout(p.stdout, 30)
+        wait_port('127.0.0.1', hport, p, 'capsemctl proxy --http')
+        for port in (80, 443):
+            url = 'http://%s%s/headers' % (HOST, ':443' if port == 443
+                                           else '')
+            r = run(['curl', '-sS', '--max-time', '20', '--connect-to',
+                     '%s:%d:127.0.0.1:%d' % (HOST, port, hport), '-o', '-',
+                     '-w', '\n%{http_code}', '-H',
+                     'x-api-key: guest-placeholder', url], timeout=40)
+            check('plain HTTP (Host port %d): echoed, no credential in '
+                  'clear' % port, r.stdout.endswith(b'\n200') and
+                  b'Host: %s' % HOST.encode() in r.stdout and
+                  SECRET.encode() not in r.stdout and
+                  b'guest-placeholder' not in r.stdout,
+                  '%r %s' % (r.stdout, r.stderr.decode()))
+    finally:
+        stop_proxy(p)
+
+
 def kill_checks(d, home, env, up_port, bad_port):
     """A dead certd or policyd: no request is allowed, the session ends."""
     write_config(home, d, up_port, bad_port, private=True)
@@ -551,17 +596,20 @@ def main():
                        CAPSEM_TEST_KEY=SECRET)
             make_pki(d)
             up_port, bad_port = free_port('127.0.0.2'), free_port('127.0.0.3')
+            plain_port = free_port('127.0.0.4')
             servers = [('127.0.0.2', up_port, 'good'),
                        ('127.0.0.3', bad_port, 'bad'),
-                       ('127.0.0.1', up_port, 'good')]
+                       ('127.0.0.1', up_port, 'good'),
+                       ('127.0.0.4', plain_port, 'plain')]
             resolver = os.geteuid() == 0
             if resolver:
                 servers.append((DNS_TARGET, 443, 'good'))
             else:
                 print('skip resolver checks: ports 53 and 443 need root')
             for addr, port, leaf in servers:
+                cert = 'plain' if leaf == 'plain' else '%s/%s.pem' % (d, leaf)
                 p = spawn([sys.executable, os.path.join(HERE, 'upstream.py'),
-                           addr, str(port), '%s/%s.pem' % (d, leaf),
+                           addr, str(port), cert,
                            '%s/%s.key' % (d, leaf)], stdout=subprocess.PIPE)
                 if readline_timeout(p.stdout, 20) != b'ready\n':
                     sys.exit('upstream on %s:%d did not start' % (addr, port))
@@ -576,6 +624,7 @@ def main():
 
             main_checks(d, home, env, up_port, bad_port, resolver)
             private_checks(d, home, env, up_port, bad_port, resolver)
+            cleartext_checks(d, home, env, up_port, bad_port, plain_port)
             kill_checks(d, home, env, up_port, bad_port)
         finally:
             reap_all()

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Test upstream for netproxy integration tests: HTTPS on ADDR:PORT with
-CERT/KEY.
+CERT/KEY, or plain HTTP when CERT is "plain" (KEY ignored).
 
   GET  /bytes/N      N bytes (i % 251)
   GET  /random/N     N bytes from a fixed generator (see random_block)
@@ -15,6 +15,7 @@ CERT/KEY.
                      reuse by the proxy shows as the same port)
   GET  /headers      the request head as received
   GET  /ws           WebSocket (RFC 6455): echoes text/binary frames
+  TRACE any          the request head as received
   anything else      'ok <method> <path>'
 """
 import base64
@@ -168,6 +169,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     do_PUT = do_POST
 
+    def do_TRACE(self):
+        self.reply(str(self.headers).encode(), ctype='message/http')
+
     def do_DELETE(self):
         self.reply(b'ok DELETE ' + self.path.encode())
 
@@ -182,9 +186,10 @@ class Server(http.server.ThreadingHTTPServer):
 def main():
     addr, port, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     srv = Server((addr, port), Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    if cert != 'plain':
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print('ready', flush=True)
     srv.serve_forever()
 
