@@ -139,6 +139,7 @@ exchange_start(struct np_conn *c)
 	    true);
 	buf_consume(&c->client.in, req->head.head_len);
 	http_response_reset(&c->resp);
+	c->interim = 0;
 	c->state = CS_EXCHANGE;
 }
 
@@ -366,6 +367,12 @@ exchange_step(struct np_conn *c)
 		if (c->resp.status == 101 && !c->req.head.upgrade_websocket) {
 			respond(c, 502, "upstream switched protocols unasked",
 			    NULL);
+			return true;
+		}
+		if (c->resp.status < 200 && c->resp.status != 101 &&
+		    ++c->interim > NP_INTERIM_MAX) {
+			respond(c, 502, "too many interim responses from "
+			    "upstream", NULL);
 			return true;
 		}
 		if (forward_response_head(c) == -1) {

@@ -54,6 +54,7 @@
 #define NP_SWEEP_MS		1000
 #define NP_POOL_MAX		64	/* idle upstream connections kept */
 #define NP_POOL_IDLE_MS		30000
+#define NP_INTERIM_MAX		16	/* 1xx heads forwarded per request */
 #define NP_CERT_CACHE_MAX	256
 #define NP_CREDENTIALS_MAX	64
 #define NP_QUERIES_MAX		256	/* upstream name lookups in flight */
@@ -246,6 +247,7 @@ struct np_conn {
 	struct http_request req;
 	struct http_response resp;
 	bool		 resp_head_sent;
+	unsigned	 interim;	/* 1xx heads of this request so far */
 	struct np_body	 req_body;
 	struct np_body	 resp_body;
 	bool		 client_keep_alive;

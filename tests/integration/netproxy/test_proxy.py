@@ -119,6 +119,21 @@ def recv_exact(t, n):
     return data
 
 
+def read_response(t):
+    """One response with a Content-Length body from t: (head, body)."""
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = t.recv(4096)
+        if not chunk:
+            return data, b''
+        data += chunk
+    head, body = data.split(b'\r\n\r\n', 1)
+    m = re.search(rb'(?im)^content-length: *(\d+)', head)
+    if m:
+        body += recv_exact(t, int(m.group(1)) - len(body))
+    return head, body
+
+
 def ws_frame(opcode, payload):
     mask = os.urandom(4)
     n = len(payload)
@@ -362,6 +377,29 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
         check('pipelined requests answered in order',
               re.search(rb'ok GET /one.*HTTP/1\.1 200.*ok GET /two', resp,
                         re.S) is not None, repr(resp[-200:]))
+        # an unasked response after a complete one is never the answer
+        # to the next request: the upstream connection is not reused
+        with tls_connect(pport) as t:
+            t.sendall(b'GET /extra HTTP/1.1\r\nHost: %s\r\n\r\n'
+                      % HOST.encode())
+            _, first = read_response(t)
+            code, sent, _ = curl(pport, '/extra-go')
+            t.sendall(b'GET /after-extra HTTP/1.1\r\nHost: %s\r\n\r\n'
+                      % HOST.encode())
+            _, second = read_response(t)
+        check('extra upstream response: not delivered as the next answer',
+              first == b'first' and sent == b'sent' and
+              second == b'ok GET /after-extra', '%r %r %r' %
+              (first, sent, second))
+        # interim responses: 16 forwarded, the 17th is a 502
+        for n, want in ((16, b'200'), (17, b'502'), (50000, b'502')):
+            resp = raw_tls_request(pport, (
+                b'GET /interim/%d HTTP/1.1\r\nHost: %s\r\n'
+                b'Connection: close\r\n\r\n' % (n, HOST.encode())))
+            finals = re.findall(rb'HTTP/1\.1 ([2-5]\d\d) ', resp)
+            check('%d interim responses -> %s' % (n, want.decode()),
+                  finals == [want] and resp.count(b'HTTP/1.1 103 ') ==
+                  min(n, 16), '%r %d' % (finals, resp.count(b' 103 ')))
         # not TLS, or TLS without a server name: reset, nothing answered
         with socket.create_connection(('127.0.0.1', pport), timeout=10) as s:
             s.sendall(b'GET / HTTP/1.1\r\nHost: %s\r\n\r\n' % HOST.encode())

@@ -15,6 +15,11 @@ CERT/KEY, or plain HTTP when CERT is "plain" (KEY ignored).
                      reuse by the proxy shows as the same port)
   GET  /headers      the request head as received
   GET  /ws           WebSocket (RFC 6455): echoes text/binary frames
+  GET  /extra        'first', then, after GET /extra-go, an extra
+                     unasked response 'extra' on the same connection
+  GET  /extra-go     lets /extra send its extra response; answers once
+                     it is written
+  GET  /interim/N    N interim 103 responses, then 'ok'
   TRACE any          the request head as received
   anything else      'ok <method> <path>'
 """
@@ -27,6 +32,8 @@ import sys
 import threading
 
 RELEASE = threading.Event()
+EXTRA_GO = threading.Event()
+EXTRA_SENT = threading.Event()
 WS_GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
 
@@ -148,6 +155,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(b'released')
         elif self.path == '/peer':
             self.reply(b'%d' % self.client_address[1])
+        elif self.path.startswith('/interim/'):
+            n = int(self.path[len('/interim/'):])
+            self.wfile.write(b'HTTP/1.1 103 Early Hints\r\n'
+                             b'Link: </s.css>; rel=preload\r\n\r\n' * n)
+            self.reply(b'ok')
+        elif self.path == '/extra':
+            self.reply(b'first')
+            self.wfile.flush()
+            if EXTRA_GO.wait(30):
+                EXTRA_GO.clear()
+                self.wfile.write(b'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n'
+                                 b'\r\nextra')
+                self.wfile.flush()
+                EXTRA_SENT.set()
+        elif self.path == '/extra-go':
+            EXTRA_SENT.clear()
+            EXTRA_GO.set()
+            EXTRA_SENT.wait(30)
+            self.reply(b'sent')
         elif self.path == '/headers':
             self.reply(str(self.headers).encode())
         elif self.path == '/ws' and \
