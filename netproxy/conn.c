@@ -424,6 +424,11 @@ step_req_head(struct np_conn *c)
 
 		c->np->counters[NP_CTR_REQUESTS]++;
 		c->started_us = np_now_us();
+		c->bytes_in = c->client.in.len;
+		c->bytes_out = 0;
+		c->status = 0;
+		c->resp_head_sent = false;	/* the last request's, not ours */
+		c->req_allowed = false;
 		c->method[0] = '\0';
 		c->path[0] = '\0';
 		if (c->kind == CONN_HTTPS)

@@ -24,15 +24,25 @@ status_text(int status)
 	}
 }
 
-/* Copy s into a header-safe string: printable ASCII, no quotes. */
+/*
+ * s as the inside of an HTTP quoted-string (RFC 9110 5.6.4): '"' and '\\'
+ * as quoted pairs, other printable ASCII as is, anything else '?'.
+ * Stops at a whole character when dst is full.
+ */
 static void
-header_safe(char *dst, size_t len, const char *s)
+header_quoted(char *dst, size_t len, const char *s)
 {
 	size_t	 i = 0;
 
-	for (; *s != '\0' && i + 1 < len; s++)
-		dst[i++] = (*s >= 0x20 && *s < 0x7f && *s != '"' &&
-		    *s != '\\') ? *s : '?';
+	for (; *s != '\0'; s++) {
+		bool	 pair = *s == '"' || *s == '\\';
+
+		if (i + (pair ? 2 : 1) >= len)
+			break;
+		if (pair)
+			dst[i++] = '\\';
+		dst[i++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	}
 	dst[i] = '\0';
 }
 
@@ -76,8 +86,8 @@ void
 respond(struct np_conn *c, int status, const char *reason,
     const struct msg_verdict *v)
 {
-	char	 body[2048], rule[MSG_RULE_MAX], file[MSG_FILE_MAX];
-	char	 vhdr[MSG_RULE_MAX + MSG_FILE_MAX + 64] = "";
+	char	 body[2048], rule[2 * MSG_RULE_MAX], file[2 * MSG_FILE_MAX];
+	char	 vhdr[2 * MSG_RULE_MAX + 2 * MSG_FILE_MAX + 64] = "";
 	const struct msg_verdict *audit_v = v;
 	bool	 audit_allow = false;
 	int	 blen;
@@ -93,8 +103,8 @@ respond(struct np_conn *c, int status, const char *reason,
 		return;
 	}
 	if (v != NULL) {
-		header_safe(rule, sizeof(rule), v->rule);
-		header_safe(file, sizeof(file), v->file);
+		header_quoted(rule, sizeof(rule), v->rule);
+		header_quoted(file, sizeof(file), v->file);
 		snprintf(vhdr, sizeof(vhdr), "Capsem-Verdict: %s; rule=\"%s\"; "
 		    "source=\"%s:%u\"\r\n", v->allow ? "allow" : "deny", rule,
 		    file, v->line);

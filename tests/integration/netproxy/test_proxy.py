@@ -445,6 +445,25 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
         code, body, err = curl(pport, '/thing', '-X', 'DELETE')
         check('denied method -> 403', code == '403' and b'DELETE' in body
               and b'rule' in body, '%s %r' % (code, body))
+        r = run(['curl', '-sS', '--max-time', '20', '--cacert', CA,
+                 '--connect-to', '%s:443:127.0.0.1:%d' % (HOST, pport),
+                 '-X', 'DELETE', '-D', '-', '-o', '/dev/null',
+                 'https://%s/thing' % HOST])
+        m = re.search(rb'(?im)^capsem-verdict: (.*)\r$', r.stdout)
+        check('Capsem-Verdict: quotes as quoted pairs',
+              m is not None and re.fullmatch(
+                  rb'deny; rule="deny \\"DELETE \*\\" in '
+                  rb'\[http\.\\"%s\\"\]"; source="[^"]*user\.toml:\d+"'
+                  % re.escape(HOST.encode()), m.group(1)) is not None,
+              repr(m.group(1) if m else r.stdout))
+        # a malformed request pipelined after an allowed one: its own 400
+        resp = raw_tls_request(pport, (
+            b'GET /pipe-ok HTTP/1.1\r\nHost: %s\r\n\r\n'
+            b'GET /pipe-bad HTTP/1.1\r\nHost: %s\r\nContent-Length: 1\r\n'
+            b'Content-Length: 2\r\n\r\n' % (HOST.encode(), HOST.encode())))
+        check('malformed request after an allowed one -> its own 400',
+              re.search(rb'ok GET /pipe-ok.*HTTP/1\.1 400 ', resp, re.S)
+              is not None, repr(resp[-200:]))
         code, body, err = curl(pport, '/x', '-H', 'Host: other.test')
         check('SNI/Host mismatch -> 421', code == '421', code)
         code, body, err = curl(pport, '/x', host='bad.example.test')
@@ -519,6 +538,18 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
     check('audit: reset connections', has(event='refused', verdict='deny'))
     check('audit: DNS queries', has(event='dns', host=HOST, verdict='allow')
           and has(event='dns', host='denied.example.test', status=3))
+    # the line after the last of /pipe-ok's (its verdict, its outcome)
+    ok = [i for i, l in enumerate(lines) if l.get('path') == '/pipe-ok']
+    after = lines[ok[-1] + 1:ok[-1] + 2] if ok else []
+    check('audit: pipelined malformed request: deny/400, no rule',
+          len(after) == 1 and after[0].get('status') == 400 and
+          after[0].get('verdict') == 'deny' and 'rule' not in after[0] and
+          after[0].get('path', '') == '', repr(after))
+    check('audit: no "source" on lines without a rule',
+          all('source' not in l for l in lines if not l.get('rule')) and
+          has(event='refused') and
+          all(l.get('source') != ':0' for l in lines),
+          repr([l for l in lines if l.get('source') == ':0'][:2]))
     check('audit: every line is JSON', all('unparsable' not in l
                                            for l in lines) and len(lines) > 10)
     check('audit: no credential in the log', SECRET not in text)
