@@ -125,6 +125,7 @@ conn_free(struct np_conn *c)
 	struct netproxy *np = c->np;
 	size_t		 slot = c->id & (NP_MAX_CONNS - 1);
 
+	audit_unfinished(c);
 	if (c->up != NULL)
 		upstream_release(np, c->up, c->up_idle);
 	if (c->state == CS_UPSTREAM)
@@ -340,6 +341,7 @@ handle_request(struct np_conn *c)
 	c->status = 0;
 	c->resp_head_sent = false;
 	c->req_allowed = false;
+	c->req_audited = false;
 	n = req->method.len < sizeof(c->method) - 1 ? req->method.len :
 	    sizeof(c->method) - 1;
 	memcpy(c->method, buf + req->method.off, n);
@@ -429,6 +431,7 @@ step_req_head(struct np_conn *c)
 		c->status = 0;
 		c->resp_head_sent = false;	/* the last request's, not ours */
 		c->req_allowed = false;
+		c->req_audited = false;
 		c->method[0] = '\0';
 		c->path[0] = '\0';
 		if (c->kind == CONN_HTTPS)

@@ -292,6 +292,25 @@ forward_response_head(struct np_conn *c)
 	return 0;
 }
 
+/*
+ * The upstream failed after the response head went to the client: send
+ * what is queued, then close (a chunked or sized response ends short, so
+ * the client sees it cut), and audit the status it got and why.
+ */
+static bool
+cut_short(struct np_conn *c, const char *reason)
+{
+	audit_stream(c, AUDIT_REQUEST, c->status, true, &c->req_verdict,
+	    reason);
+	c->np->counters[NP_CTR_ERRORS]++;
+	upstream_release(c->np, c->up, false);
+	c->up = NULL;
+	c->up_idle = false;
+	c->client_keep_alive = false;
+	c->state = CS_CLOSING;
+	return true;
+}
+
 static void
 finish_request(struct np_conn *c)
 {
@@ -384,31 +403,24 @@ exchange_step(struct np_conn *c)
 			return true;
 		}
 		if (c->resp.status == 101) {
-			audit_stream(c, AUDIT_REQUEST, 101, true, &c->req_verdict,
-			    "websocket");
+			/* audited when the tunnel closes (audit_unfinished) */
 			c->state = CS_TUNNEL;
 			return true;
 		}
 		progress = true;
 	}
 	n = pump_body(&c->resp_body, up, &c->client);
-	if (n == -1) {
-		c->dead = true;		/* head already sent: just close */
-		audit_stream(c, AUDIT_REQUEST, 502, true, &c->req_verdict,
-		    "bad chunked body from upstream");
-		return true;
-	}
+	if (n == -1)
+		return cut_short(c, "bad chunked body from upstream: "
+		    "response cut short");
 	if (n > 0) {
 		c->bytes_out += (uint64_t)n;
 		progress = true;
 	}
 	if (!c->resp_body.done && up->in.len == 0 &&
-	    c->resp_body.kind != HTTP_BODY_CLOSE && (up->eof || up->failed)) {
-		c->dead = true;
-		audit_stream(c, AUDIT_REQUEST, 502, true, &c->req_verdict,
-		    "upstream closed mid-body");
-		return true;
-	}
+	    c->resp_body.kind != HTTP_BODY_CLOSE && (up->eof || up->failed))
+		return cut_short(c, "upstream closed mid-body: response cut "
+		    "short");
 	if (c->req_body.done && c->resp_body.done) {
 		finish_request(c);
 		return true;
@@ -432,6 +444,7 @@ exchange_tunnel(struct np_conn *c)
 	if (n > 0) {
 		buf_append(&up->out, c->client.in.data + c->client.in.off, n);
 		buf_consume(&c->client.in, n);
+		c->bytes_in += n;
 		progress = true;
 	}
 	n = up->in.len < buf_room(&c->client.out) ? up->in.len :
@@ -439,6 +452,7 @@ exchange_tunnel(struct np_conn *c)
 	if (n > 0) {
 		buf_append(&c->client.out, up->in.data + up->in.off, n);
 		buf_consume(&up->in, n);
+		c->bytes_out += n;
 		progress = true;
 	}
 	if (((c->client.eof || c->client.failed) && c->client.in.len == 0 &&

@@ -256,6 +256,7 @@ struct np_conn {
 	char		 path[1024];
 	struct msg_verdict req_verdict;
 	bool		 req_allowed;	/* this request passed REQUEST_CHECK */
+	bool		 req_audited;	/* this request's outcome line is sent */
 	uint64_t	 started_us;	/* this request */
 	uint64_t	 bytes_in;	/* this request, from the guest */
 	uint64_t	 bytes_out;	/* this request, to the guest */
@@ -360,6 +361,7 @@ void	respond(struct np_conn *, int status, const char *reason,
 	    const struct msg_verdict *);
 void	audit_stream(struct np_conn *, uint32_t kind, int status, bool allow,
 	    const struct msg_verdict *, const char *reason);
+void	audit_unfinished(struct np_conn *);
 
 /* upstream.c */
 void	upstream_load(struct netproxy *);

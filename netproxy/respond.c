@@ -52,6 +52,8 @@ audit_stream(struct np_conn *c, uint32_t kind, int status, bool allow,
 {
 	struct msg_audit_event ev;
 
+	if (kind == AUDIT_REQUEST)
+		c->req_audited = true;
 	if (c->np->policyd == NULL)
 		return;
 	memset(&ev, 0, sizeof(ev));
@@ -76,6 +78,38 @@ audit_stream(struct np_conn *c, uint32_t kind, int status, bool allow,
 	    "");
 	(void)np_send_policyd(c->np, MSG_AUDIT_EVENT, 0, &ev, sizeof(ev),
 	    NULL, 0);
+}
+
+/*
+ * The outcome line of a request the connection ends in the middle of
+ * (conn_free): a client gone mid-upload or mid-response, a WebSocket
+ * tunnel closing (status 101, the bytes of both ways), a shutdown or a
+ * timeout.  Nothing when the request already has its line.
+ */
+void
+audit_unfinished(struct np_conn *c)
+{
+	char		 reason[96];
+	const char	*who, *when;
+
+	if (c->kind == CONN_DNS || c->started_us == 0 || c->req_audited)
+		return;
+	who = c->client.eof || c->client.failed ? "client closed" :
+	    "connection closed";
+	if (c->state == CS_TUNNEL) {
+		audit_stream(c, AUDIT_REQUEST, 101, true, &c->req_verdict,
+		    "websocket closed");
+		return;
+	}
+	if (c->state == CS_EXCHANGE && !c->req_body.done)
+		when = "mid-upload";
+	else if (c->resp_head_sent)
+		when = "mid-response";
+	else
+		when = "before the response";
+	snprintf(reason, sizeof(reason), "%s %s", who, when);
+	audit_stream(c, AUDIT_REQUEST, c->resp_head_sent ? c->status : 0,
+	    c->req_allowed, c->req_allowed ? &c->req_verdict : NULL, reason);
 }
 
 /*

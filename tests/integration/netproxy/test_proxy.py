@@ -400,6 +400,22 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
             check('%d interim responses -> %s' % (n, want.decode()),
                   finals == [want] and resp.count(b'HTTP/1.1 103 ') ==
                   min(n, 16), '%r %d' % (finals, resp.count(b' 103 ')))
+        # a bad chunked body from upstream after the head: the head and
+        # the good chunk reach the client, then the close (no last chunk)
+        resp = raw_tls_request(pport, (
+            b'GET /badchunk HTTP/1.1\r\nHost: %s\r\n\r\n' % HOST.encode()))
+        check('bad chunked body from upstream: head sent, body cut short',
+              resp.startswith(b'HTTP/1.1 200 ') and
+              resp.endswith(b'\r\n\r\n5\r\nhello\r\n'), repr(resp))
+        # a client gone mid-upload, and one gone mid-response
+        with tls_connect(pport) as t:
+            t.sendall(b'POST /upload-abort HTTP/1.1\r\nHost: %s\r\n'
+                      b'Content-Length: 1000000\r\n\r\n' % HOST.encode() +
+                      b'x' * 1000)
+        with tls_connect(pport) as t:
+            t.sendall(b'GET /random/104857601 HTTP/1.1\r\nHost: %s\r\n\r\n'
+                      % HOST.encode())
+            recv_exact(t, 65536)
         # not TLS, or TLS without a server name: reset, nothing answered
         with socket.create_connection(('127.0.0.1', pport), timeout=10) as s:
             s.sendall(b'GET / HTTP/1.1\r\nHost: %s\r\n\r\n' % HOST.encode())
@@ -550,6 +566,26 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
           has(event='refused') and
           all(l.get('source') != ':0' for l in lines),
           repr([l for l in lines if l.get('source') == ':0'][:2]))
+    def outcomes(path):
+        return [l for l in lines if l.get('path') == path and 'status' in l]
+    o = outcomes('/badchunk')
+    check('audit: bad chunked body from upstream: one line, the 200 sent, '
+          'cut short', len(o) == 1 and o[0]['status'] == 200 and
+          'bad chunked' in o[0].get('reason', ''), repr(o))
+    o = outcomes('/upload-abort')
+    check('audit: client gone mid-upload: one line', len(o) == 1 and
+          o[0].get('reason') == 'client closed mid-upload' and
+          o[0]['verdict'] == 'allow', repr(o))
+    o = outcomes('/random/104857601')
+    check('audit: client gone mid-response: one line', len(o) == 1 and
+          o[0]['status'] == 200 and
+          o[0].get('reason') == 'client closed mid-response' and
+          o[0]['bytes_out'] >= 65536, repr(o))
+    o = outcomes('/ws')
+    check('audit: WebSocket: one line at the close, bytes both ways',
+          len(o) == 1 and o[0]['status'] == 101 and
+          o[0].get('reason') == 'websocket closed' and
+          o[0]['bytes_in'] > 70000 and o[0]['bytes_out'] > 70000, repr(o))
     check('audit: every line is JSON', all('unparsable' not in l
                                            for l in lines) and len(lines) > 10)
     check('audit: no credential in the log', SECRET not in text)

@@ -20,6 +20,7 @@ CERT/KEY, or plain HTTP when CERT is "plain" (KEY ignored).
   GET  /extra-go     lets /extra send its extra response; answers once
                      it is written
   GET  /interim/N    N interim 103 responses, then 'ok'
+  GET  /badchunk     a chunked reply whose second chunk size is not hex
   TRACE any          the request head as received
   anything else      'ok <method> <path>'
 """
@@ -160,6 +161,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b'HTTP/1.1 103 Early Hints\r\n'
                              b'Link: </s.css>; rel=preload\r\n\r\n' * n)
             self.reply(b'ok')
+        elif self.path == '/badchunk':
+            self.wfile.write(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked'
+                             b'\r\n\r\n5\r\nhello\r\nZZ\r\nrest\r\n')
+            self.wfile.flush()
+            self.close_connection = True
         elif self.path == '/extra':
             self.reply(b'first')
             self.wfile.flush()
