@@ -97,10 +97,15 @@ exchange_start(struct np_conn *c)
 	size_t		 i;
 	int		 r;
 
-	r = buf_printf(out, "%.*s %.*s HTTP/1.1\r\nHost: %.*s\r\n",
+	/*
+	 * An absolute-form target with an empty path ("https://h?q=1") has
+	 * origin "?q=1": its path is "/" (RFC 9112 3.2.1), the path the
+	 * policy judged, so "/?q=1" goes out.
+	 */
+	r = buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\nHost: %.*s\r\n",
 	    (int)req->method.len, buf + req->method.off,
-	    req->origin.len ? (int)req->origin.len : 1,
-	    req->origin.len ? (const char *)buf + req->origin.off : "/",
+	    req->origin.len == 0 || buf[req->origin.off] == '?' ? "/" : "",
+	    (int)req->origin.len, (const char *)buf + req->origin.off,
 	    (int)req->host.len, buf + req->host.off);
 	for (i = 0; r == 0 && i < req->head.nfields; i++) {
 		const struct http_field *f = &req->head.fields[i];

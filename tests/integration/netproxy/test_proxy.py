@@ -400,6 +400,13 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
             check('%d interim responses -> %s' % (n, want.decode()),
                   finals == [want] and resp.count(b'HTTP/1.1 103 ') ==
                   min(n, 16), '%r %d' % (finals, resp.count(b' 103 ')))
+        # absolute form with an empty path: its path is "/"
+        resp = raw_tls_request(pport, (
+            b'GET https://%s?q=1 HTTP/1.1\r\nHost: %s\r\n'
+            b'Connection: close\r\n\r\n' % (HOST.encode(), HOST.encode())))
+        check('absolute form "https://host?q=1" forwarded as "/?q=1"',
+              resp.startswith(b'HTTP/1.1 200 ') and
+              resp.endswith(b'\r\n\r\nok GET /?q=1'), repr(resp[-80:]))
         # a bad chunked body from upstream after the head: the head and
         # the good chunk reach the client, then the close (no last chunk)
         resp = raw_tls_request(pport, (
