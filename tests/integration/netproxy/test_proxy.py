@@ -544,6 +544,28 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
         out = dig(HOST, 'AAAA')
         check('dig AAAA -> empty NOERROR', 'status: NOERROR' in out and
               'ANSWER: 0' in out, out)
+        # capsemctl status: the counters the man pages name
+        r = run([CAPSEMCTL, 'status', sid], env=env)
+        text = r.stdout.decode()
+        check('status: netproxy, policyd and certd counters',
+              re.search(r'streams \d+, requests \d+, refused \d+, '
+                        r'errors \d+; \d+ streams', text) and
+              re.search(r'allowed [1-9]\d*, denied [1-9]\d*, audit_lines '
+                        r'[1-9]\d*, commits 1', text) and
+              re.search(r'signed [1-9]\d*, from_cache \d+, refused \d+, '
+                        r'cached [1-9]', text), text)
+        r = run([CAPSEMCTL, 'status', '--json', sid], env=env)
+        try:
+            procs = json.loads(r.stdout)['processes']
+        except (ValueError, KeyError):
+            procs = []
+        def total(name):
+            return sum(p.get('counters', {}).get(name, 0) for p in procs
+                       if p['process'] == 'capsem-netproxy')
+        check('status --json: netproxy counters by name, detail',
+              total('streams') > 0 and total('requests') > 0 and
+              total('refused') > 0 and total('errors') > 0 and
+              all('detail' in p for p in procs), r.stdout.decode()[:300])
     finally:
         stop_proxy(proxy)
 
