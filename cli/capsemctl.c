@@ -143,6 +143,65 @@ cmd_version(int argc, char *argv[])
 }
 
 /* One status conversation: INFO, STATUS_ENTRY..., END. */
+/*
+ * The names of the four MSG_STATUS counters of each process, as their
+ * man pages give them (NULL: not used).
+ */
+static const char *const status_counter_names[PROC_MAX][4] = {
+	[PROC_CERTD] = { "signed", "from_cache", "refused", "cached" },
+	[PROC_POLICYD] = { "allowed", "denied", "audit_lines", "commits" },
+	[PROC_NETPROXY] = { "streams", "requests", "refused", "errors" },
+	[PROC_VMM] = { "streams", "serial_bytes", NULL, NULL },
+};
+
+/* s as a JSON string: quotes, backslashes and other bytes escaped. */
+static void
+print_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+/* A process's counters and detail: JSON members, or an indented line. */
+static void
+print_status_counters(const struct msg_status *st, int json)
+{
+	const char *const *names = st->proc < PROC_MAX ?
+	    status_counter_names[st->proc] : status_counter_names[PROC_PARENT];
+	int	 i, n = 0;
+
+	if (json) {
+		printf(",\"counters\":{");
+		for (i = 0; i < 4; i++)
+			if (names[i] != NULL)
+				printf("%s\"%s\":%llu", n++ ? "," : "", names[i],
+				    (unsigned long long)st->counters[i]);
+		printf("},\"detail\":");
+		print_json_string(st->detail);
+		return;
+	}
+	printf("      ");
+	for (i = 0; i < 4; i++)
+		if (names[i] != NULL)
+			printf("%s%s %llu", n++ ? ", " : "", names[i],
+			    (unsigned long long)st->counters[i]);
+	printf("%s", n ? "; " : "");
+	for (i = 0; st->detail[i] != '\0'; i++)
+		putchar(st->detail[i] >= 0x20 && st->detail[i] < 0x7f ?
+		    st->detail[i] : '?');
+	putchar('\n');
+}
+
 static int
 print_status(const char *id, int json)
 {
@@ -192,13 +251,17 @@ print_status(const char *id, int json)
 				sandbox_report_string(&st.sandbox, sb, sizeof(sb));
 			if (json) {
 				printf("%s{\"process\":\"%s\",\"instance\":%u,"
-				    "\"pid\":%d,\"sandbox\":\"%s\"}",
+				    "\"pid\":%d,\"sandbox\":\"%s\"",
 				    first ? "" : ",", proc_name(st.proc),
 				    st.instance, st.pid, sb);
+				print_status_counters(&st, json);
+				printf("}");
 				first = 0;
-			} else
+			} else {
 				printf("  %-16s %-3u pid %-7d %s\n",
 				    proc_name(st.proc), st.instance, st.pid, sb);
+				print_status_counters(&st, json);
+			}
 			break;
 		case MSG_CTL_END:
 			if (json)

@@ -151,6 +151,7 @@ conn_free(struct np_conn *c)
 	struct netproxy *np = c->np;
 	size_t		 slot = c->id & (NP_MAX_CONNS - 1);
 
+	audit_unfinished(c);
 	if (c->up != NULL)
 		upstream_release(np, c->up, c->up_idle);
 	if (c->state == CS_UPSTREAM)
@@ -372,6 +373,7 @@ handle_request(struct np_conn *c)
 	c->status = 0;
 	c->resp_head_sent = false;
 	c->req_allowed = false;
+	c->req_audited = false;
 	n = req->method.len < sizeof(c->method) - 1 ? req->method.len :
 	    sizeof(c->method) - 1;
 	memcpy(c->method, buf + req->method.off, n);
@@ -461,6 +463,12 @@ step_req_head(struct np_conn *c)
 
 		c->np->counters[NP_CTR_REQUESTS]++;
 		c->started_us = np_now_us();
+		c->bytes_in = c->client.in.len;
+		c->bytes_out = 0;
+		c->status = 0;
+		c->resp_head_sent = false;	/* the last request's, not ours */
+		c->req_allowed = false;
+		c->req_audited = false;
 		c->method[0] = '\0';
 		c->path[0] = '\0';
 		if (c->kind == CONN_HTTPS)

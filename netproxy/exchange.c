@@ -36,6 +36,27 @@ credential_for(struct netproxy *np, const char *host)
 	return NULL;
 }
 
+/*
+ * The credential this request may carry: only over TLS with the guest,
+ * to a TLS upstream verified as the credential's host on port 443, and
+ * never with TRACE (which echoes the request head back).  Anything else
+ * (plain HTTP, another port, a Host port that points a cleartext
+ * request at the TLS pin) gets no credential: the guest's own value of
+ * that header is still dropped.
+ */
+static const struct np_credential *
+credential_to_inject(struct np_conn *c, const uint8_t *buf)
+{
+	const struct np_credential *cred = credential_for(c->np, c->host);
+
+	if (cred == NULL || c->kind != CONN_HTTPS || c->up == NULL ||
+	    !c->up->tls || c->up->port != 443 ||
+	    !host_matches(cred->host, c->up->host) ||
+	    http_span_eq(buf, c->req.method, "TRACE"))
+		return NULL;
+	return cred;
+}
+
 static bool
 is_hop_field(const uint8_t *buf, struct http_span name)
 {
@@ -71,21 +92,27 @@ exchange_start(struct np_conn *c)
 	const uint8_t	*buf = c->client.in.data + c->client.in.off;
 	struct http_request *req = &c->req;
 	struct np_buf	*out = &c->up->end.out;
-	const struct np_credential *cred = credential_for(c->np, c->host);
+	const struct np_credential *drop = credential_for(c->np, c->host);
+	const struct np_credential *cred = credential_to_inject(c, buf);
 	size_t		 i;
 	int		 r;
 
-	r = buf_printf(out, "%.*s %.*s HTTP/1.1\r\nHost: %.*s\r\n",
+	/*
+	 * An absolute-form target with an empty path ("https://h?q=1") has
+	 * origin "?q=1": its path is "/" (RFC 9112 3.2.1), the path the
+	 * policy judged, so "/?q=1" goes out.
+	 */
+	r = buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\nHost: %.*s\r\n",
 	    (int)req->method.len, buf + req->method.off,
-	    req->origin.len ? (int)req->origin.len : 1,
-	    req->origin.len ? (const char *)buf + req->origin.off : "/",
+	    req->origin.len == 0 || buf[req->origin.off] == '?' ? "/" : "",
+	    (int)req->origin.len, (const char *)buf + req->origin.off,
 	    (int)req->host.len, buf + req->host.off);
 	for (i = 0; r == 0 && i < req->head.nfields; i++) {
 		const struct http_field *f = &req->head.fields[i];
 
 		if (is_hop_field(buf, f->name))
 			continue;
-		if (cred != NULL && http_span_eq(buf, f->name, cred->header))
+		if (drop != NULL && http_span_eq(buf, f->name, drop->header))
 			continue;
 		r = buf_printf(out, "%.*s: %.*s\r\n", (int)f->name.len,
 		    buf + f->name.off, (int)f->value.len, buf + f->value.off);
@@ -117,6 +144,7 @@ exchange_start(struct np_conn *c)
 	    true);
 	buf_consume(&c->client.in, req->head.head_len);
 	http_response_reset(&c->resp);
+	c->interim = 0;
 	c->state = CS_EXCHANGE;
 }
 
@@ -269,6 +297,25 @@ forward_response_head(struct np_conn *c)
 	return 0;
 }
 
+/*
+ * The upstream failed after the response head went to the client: send
+ * what is queued, then close (a chunked or sized response ends short, so
+ * the client sees it cut), and audit the status it got and why.
+ */
+static bool
+cut_short(struct np_conn *c, const char *reason)
+{
+	audit_stream(c, AUDIT_REQUEST, c->status, true, &c->req_verdict,
+	    reason);
+	c->np->counters[NP_CTR_ERRORS]++;
+	upstream_release(c->np, c->up, false);
+	c->up = NULL;
+	c->up_idle = false;
+	c->client_keep_alive = false;
+	c->state = CS_CLOSING;
+	return true;
+}
+
 static void
 finish_request(struct np_conn *c)
 {
@@ -346,6 +393,12 @@ exchange_step(struct np_conn *c)
 			    NULL);
 			return true;
 		}
+		if (c->resp.status < 200 && c->resp.status != 101 &&
+		    ++c->interim > NP_INTERIM_MAX) {
+			respond(c, 502, "too many interim responses from "
+			    "upstream", NULL);
+			return true;
+		}
 		if (forward_response_head(c) == -1) {
 			respond(c, 502, "response head too large", NULL);
 			return true;
@@ -355,31 +408,24 @@ exchange_step(struct np_conn *c)
 			return true;
 		}
 		if (c->resp.status == 101) {
-			audit_stream(c, AUDIT_REQUEST, 101, true, &c->req_verdict,
-			    "websocket");
+			/* audited when the tunnel closes (audit_unfinished) */
 			c->state = CS_TUNNEL;
 			return true;
 		}
 		progress = true;
 	}
 	n = pump_body(&c->resp_body, up, &c->client);
-	if (n == -1) {
-		c->dead = true;		/* head already sent: just close */
-		audit_stream(c, AUDIT_REQUEST, 502, true, &c->req_verdict,
-		    "bad chunked body from upstream");
-		return true;
-	}
+	if (n == -1)
+		return cut_short(c, "bad chunked body from upstream: "
+		    "response cut short");
 	if (n > 0) {
 		c->bytes_out += (uint64_t)n;
 		progress = true;
 	}
 	if (!c->resp_body.done && up->in.len == 0 &&
-	    c->resp_body.kind != HTTP_BODY_CLOSE && (up->eof || up->failed)) {
-		c->dead = true;
-		audit_stream(c, AUDIT_REQUEST, 502, true, &c->req_verdict,
-		    "upstream closed mid-body");
-		return true;
-	}
+	    c->resp_body.kind != HTTP_BODY_CLOSE && (up->eof || up->failed))
+		return cut_short(c, "upstream closed mid-body: response cut "
+		    "short");
 	if (c->req_body.done && c->resp_body.done) {
 		finish_request(c);
 		return true;
@@ -403,6 +449,7 @@ exchange_tunnel(struct np_conn *c)
 	if (n > 0) {
 		buf_append(&up->out, c->client.in.data + c->client.in.off, n);
 		buf_consume(&c->client.in, n);
+		c->bytes_in += n;
 		progress = true;
 	}
 	n = up->in.len < buf_room(&c->client.out) ? up->in.len :
@@ -410,6 +457,7 @@ exchange_tunnel(struct np_conn *c)
 	if (n > 0) {
 		buf_append(&c->client.out, up->in.data + up->in.off, n);
 		buf_consume(&up->in, n);
+		c->bytes_out += n;
 		progress = true;
 	}
 	if (((c->client.eof || c->client.failed) && c->client.in.len == 0 &&

@@ -56,6 +56,7 @@
 #define NP_SWEEP_MS		1000
 #define NP_POOL_MAX		64	/* idle upstream connections kept */
 #define NP_POOL_IDLE_MS		30000
+#define NP_INTERIM_MAX		16	/* 1xx heads forwarded per request */
 #define NP_CERT_CACHE_MAX	256	/* leaves for allowed names, LRU */
 #define NP_CERT_DENIED_MAX	32	/* leaves for denied names, LRU */
 #define NP_CREDENTIALS_MAX	64
@@ -255,6 +256,7 @@ struct np_conn {
 	struct http_request req;
 	struct http_response resp;
 	bool		 resp_head_sent;
+	unsigned	 interim;	/* 1xx heads of this request so far */
 	struct np_body	 req_body;
 	struct np_body	 resp_body;
 	bool		 client_keep_alive;
@@ -263,6 +265,7 @@ struct np_conn {
 	char		 path[1024];
 	struct msg_verdict req_verdict;
 	bool		 req_allowed;	/* this request passed REQUEST_CHECK */
+	bool		 req_audited;	/* this request's outcome line is sent */
 	uint64_t	 started_us;	/* this request */
 	uint64_t	 bytes_in;	/* this request, from the guest */
 	uint64_t	 bytes_out;	/* this request, to the guest */
@@ -372,6 +375,7 @@ void	respond(struct np_conn *, int status, const char *reason,
 	    const struct msg_verdict *);
 void	audit_stream(struct np_conn *, uint32_t kind, int status, bool allow,
 	    const struct msg_verdict *, const char *reason);
+void	audit_unfinished(struct np_conn *);
 
 /* upstream.c */
 void	upstream_load(struct netproxy *);

@@ -25,15 +25,25 @@ status_text(int status)
 	}
 }
 
-/* Copy s into a header-safe string: printable ASCII, no quotes. */
+/*
+ * s as the inside of an HTTP quoted-string (RFC 9110 5.6.4): '"' and '\\'
+ * as quoted pairs, other printable ASCII as is, anything else '?'.
+ * Stops at a whole character when dst is full.
+ */
 static void
-header_safe(char *dst, size_t len, const char *s)
+header_quoted(char *dst, size_t len, const char *s)
 {
 	size_t	 i = 0;
 
-	for (; *s != '\0' && i + 1 < len; s++)
-		dst[i++] = (*s >= 0x20 && *s < 0x7f && *s != '"' &&
-		    *s != '\\') ? *s : '?';
+	for (; *s != '\0'; s++) {
+		bool	 pair = *s == '"' || *s == '\\';
+
+		if (i + (pair ? 2 : 1) >= len)
+			break;
+		if (pair)
+			dst[i++] = '\\';
+		dst[i++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	}
 	dst[i] = '\0';
 }
 
@@ -43,6 +53,8 @@ audit_stream(struct np_conn *c, uint32_t kind, int status, bool allow,
 {
 	struct msg_audit_event ev;
 
+	if (kind == AUDIT_REQUEST)
+		c->req_audited = true;
 	if (c->np->policyd == NULL)
 		return;
 	memset(&ev, 0, sizeof(ev));
@@ -70,6 +82,38 @@ audit_stream(struct np_conn *c, uint32_t kind, int status, bool allow,
 }
 
 /*
+ * The outcome line of a request the connection ends in the middle of
+ * (conn_free): a client gone mid-upload or mid-response, a WebSocket
+ * tunnel closing (status 101, the bytes of both ways), a shutdown or a
+ * timeout.  Nothing when the request already has its line.
+ */
+void
+audit_unfinished(struct np_conn *c)
+{
+	char		 reason[96];
+	const char	*who, *when;
+
+	if (c->kind == CONN_DNS || c->started_us == 0 || c->req_audited)
+		return;
+	who = c->client.eof || c->client.failed ? "client closed" :
+	    "connection closed";
+	if (c->state == CS_TUNNEL) {
+		audit_stream(c, AUDIT_REQUEST, 101, true, &c->req_verdict,
+		    "websocket closed");
+		return;
+	}
+	if (c->state == CS_EXCHANGE && !c->req_body.done)
+		when = "mid-upload";
+	else if (c->resp_head_sent)
+		when = "mid-response";
+	else
+		when = "before the response";
+	snprintf(reason, sizeof(reason), "%s %s", who, when);
+	audit_stream(c, AUDIT_REQUEST, c->resp_head_sent ? c->status : 0,
+	    c->req_allowed, c->req_allowed ? &c->req_verdict : NULL, reason);
+}
+
+/*
  * Answer the current request ourselves and close: status, a plain-text
  * body naming host, method, path and the deciding rule.
  */
@@ -77,8 +121,8 @@ void
 respond(struct np_conn *c, int status, const char *reason,
     const struct msg_verdict *v)
 {
-	char	 body[2048], rule[MSG_RULE_MAX], file[MSG_FILE_MAX];
-	char	 vhdr[MSG_RULE_MAX + MSG_FILE_MAX + 64] = "";
+	char	 body[2048], rule[2 * MSG_RULE_MAX], file[2 * MSG_FILE_MAX];
+	char	 vhdr[2 * MSG_RULE_MAX + 2 * MSG_FILE_MAX + 64] = "";
 	const struct msg_verdict *audit_v = v;
 	bool	 audit_allow = false;
 	int	 blen;
@@ -94,8 +138,8 @@ respond(struct np_conn *c, int status, const char *reason,
 		return;
 	}
 	if (v != NULL) {
-		header_safe(rule, sizeof(rule), v->rule);
-		header_safe(file, sizeof(file), v->file);
+		header_quoted(rule, sizeof(rule), v->rule);
+		header_quoted(file, sizeof(file), v->file);
 		snprintf(vhdr, sizeof(vhdr), "Capsem-Verdict: %s; rule=\"%s\"; "
 		    "source=\"%s:%u\"\r\n", v->allow ? "allow" : "deny", rule,
 		    file, v->line);

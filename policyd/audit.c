@@ -113,11 +113,13 @@ audit_format(const struct audit_record *r, char *buf, size_t buflen)
 		field_str(&o, "path", r->path, r->pathlen);
 	field_str(&o, "verdict", r->allow ? "allow" : "deny",
 	    r->allow ? 5 : 4);
-	field_str(&o, "rule", r->rule ? r->rule : "",
-	    r->rule ? strlen(r->rule) : 0);
-	snprintf(source, sizeof(source), "%s:%u", r->file ? r->file : "",
-	    r->line);
-	field_str(&o, "source", source, strlen(source));
+	/* a line no rule decided (a refusal, a malformed request) has none */
+	if (r->rule != NULL && r->rule[0] != '\0')
+		field_str(&o, "rule", r->rule, strlen(r->rule));
+	if (r->file != NULL && r->file[0] != '\0') {
+		snprintf(source, sizeof(source), "%s:%u", r->file, r->line);
+		field_str(&o, "source", source, strlen(source));
+	}
 	if (r->has_outcome) {
 		field_num(&o, "status", r->status);
 		field_num(&o, "bytes_in", r->bytes_in);

@@ -122,6 +122,21 @@ def recv_exact(t, n):
     return data
 
 
+def read_response(t):
+    """One response with a Content-Length body from t: (head, body)."""
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = t.recv(4096)
+        if not chunk:
+            return data, b''
+        data += chunk
+    head, body = data.split(b'\r\n\r\n', 1)
+    m = re.search(rb'(?im)^content-length: *(\d+)', head)
+    if m:
+        body += recv_exact(t, int(m.group(1)) - len(body))
+    return head, body
+
+
 def ws_frame(opcode, payload):
     mask = os.urandom(4)
     n = len(payload)
@@ -194,8 +209,10 @@ def start_proxy(home, env, port, dns_port=None, log='proxy.log', extra=()):
               stderr=open(logpath, 'ab'))
     sid = readline_timeout(p.stdout, 30).decode().strip()
     if not re.fullmatch(r'[0-9a-f]{8}', sid):
-        sys.exit('capsemctl proxy did not announce a session (%r); see %s'
-                 % (sid, logpath))
+        with open(logpath, errors='replace') as f:
+            tail = f.read()[-1500:]
+        sys.exit('capsemctl proxy did not announce a session (%r); %s '
+                 'ends:\n%s' % (sid, logpath, tail))
     wait_port('127.0.0.1', port, p, 'capsemctl proxy')
     return p, sid, logpath
 
@@ -226,13 +243,19 @@ def child_pid(parent, comm):
     return None
 
 
-def write_config(home, d, up_port, bad_port, private):
+def write_config(home, d, up_port, bad_port, private, http=False,
+                 resolve=None):
+    if resolve is None:
+        resolve = ['%s:443:127.0.0.2:%d' % (HOST, up_port),
+                   'bad.example.test:443:127.0.0.3:%d' % bad_port,
+                   'local.example.test:443:127.0.0.1:%d' % up_port]
     with open(os.path.join(home, 'user.toml'), 'w') as f:
         f.write('''[network]
 default = "deny"
 allow = ["%(h)s", "bad.example.test", "local.example.test", "dns.example.test", "cname.example.test", "nx.example.test", "silent.example.test"]
 block = ["denied.example.test"]
 private_addresses = %(priv)s
+http = %(http)s
 
 [http."%(h)s"]
 deny = ["DELETE *"]
@@ -244,10 +267,11 @@ header = "x-api-key"
 env = "CAPSEM_TEST_KEY"
 
 [upstream]
-resolve = ["%(h)s:443:127.0.0.2:%(up)d", "bad.example.test:443:127.0.0.3:%(bad)d", "local.example.test:443:127.0.0.1:%(up1)d"]
+resolve = [%(resolve)s]
 ca_file = "%(d)s/testca.pem"
-''' % {'h': HOST, 'up': up_port, 'bad': bad_port, 'up1': up_port,
-       'd': d, 'priv': 'true' if private else 'false'})
+''' % {'h': HOST, 'resolve': ', '.join('"%s"' % r for r in resolve),
+       'd': d, 'priv': 'true' if private else 'false',
+       'http': 'true' if http else 'false'})
 
 
 def read_audit(home, sid):
@@ -359,6 +383,52 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
         check('pipelined requests answered in order',
               re.search(rb'ok GET /one.*HTTP/1\.1 200.*ok GET /two', resp,
                         re.S) is not None, repr(resp[-200:]))
+        # an unasked response after a complete one is never the answer
+        # to the next request: the upstream connection is not reused
+        with tls_connect(pport) as t:
+            t.sendall(b'GET /extra HTTP/1.1\r\nHost: %s\r\n\r\n'
+                      % HOST.encode())
+            _, first = read_response(t)
+            code, sent, _ = curl(pport, '/extra-go')
+            t.sendall(b'GET /after-extra HTTP/1.1\r\nHost: %s\r\n\r\n'
+                      % HOST.encode())
+            _, second = read_response(t)
+        check('extra upstream response: not delivered as the next answer',
+              first == b'first' and sent == b'sent' and
+              second == b'ok GET /after-extra', '%r %r %r' %
+              (first, sent, second))
+        # interim responses: 16 forwarded, the 17th is a 502
+        for n, want in ((16, b'200'), (17, b'502'), (50000, b'502')):
+            resp = raw_tls_request(pport, (
+                b'GET /interim/%d HTTP/1.1\r\nHost: %s\r\n'
+                b'Connection: close\r\n\r\n' % (n, HOST.encode())))
+            finals = re.findall(rb'HTTP/1\.1 ([2-5]\d\d) ', resp)
+            check('%d interim responses -> %s' % (n, want.decode()),
+                  finals == [want] and resp.count(b'HTTP/1.1 103 ') ==
+                  min(n, 16), '%r %d' % (finals, resp.count(b' 103 ')))
+        # absolute form with an empty path: its path is "/"
+        resp = raw_tls_request(pport, (
+            b'GET https://%s?q=1 HTTP/1.1\r\nHost: %s\r\n'
+            b'Connection: close\r\n\r\n' % (HOST.encode(), HOST.encode())))
+        check('absolute form "https://host?q=1" forwarded as "/?q=1"',
+              resp.startswith(b'HTTP/1.1 200 ') and
+              resp.endswith(b'\r\n\r\nok GET /?q=1'), repr(resp[-80:]))
+        # a bad chunked body from upstream after the head: the head and
+        # the good chunk reach the client, then the close (no last chunk)
+        resp = raw_tls_request(pport, (
+            b'GET /badchunk HTTP/1.1\r\nHost: %s\r\n\r\n' % HOST.encode()))
+        check('bad chunked body from upstream: head sent, body cut short',
+              resp.startswith(b'HTTP/1.1 200 ') and
+              resp.endswith(b'\r\n\r\n5\r\nhello\r\n'), repr(resp))
+        # a client gone mid-upload, and one gone mid-response
+        with tls_connect(pport) as t:
+            t.sendall(b'POST /upload-abort HTTP/1.1\r\nHost: %s\r\n'
+                      b'Content-Length: 1000000\r\n\r\n' % HOST.encode() +
+                      b'x' * 1000)
+        with tls_connect(pport) as t:
+            t.sendall(b'GET /random/104857601 HTTP/1.1\r\nHost: %s\r\n\r\n'
+                      % HOST.encode())
+            recv_exact(t, 65536)
         # not TLS, or TLS without a server name: reset, nothing answered
         with socket.create_connection(('127.0.0.1', pport), timeout=10) as s:
             s.sendall(b'GET / HTTP/1.1\r\nHost: %s\r\n\r\n' % HOST.encode())
@@ -386,6 +456,12 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
         check('credential injected, guest value replaced', code == '200' and
               re.search(rb'(?i)x-api-key: ' + SECRET.encode(), body) and
               b'guest-placeholder' not in body, '%s %r' % (code, body))
+        code, body, err = curl(pport, '/headers', '-X', 'TRACE', '-H',
+                               'x-api-key: guest-placeholder')
+        check('TRACE: no credential (it would be echoed back)',
+              code == '200' and b'Host: ' in body and
+              SECRET.encode() not in body and
+              b'guest-placeholder' not in body, '%s %r' % (code, body))
         r = run(['curl', '-sS', '--max-time', '20', '--cacert', CA,
                  '--connect-to', 'denied.example.test:443:127.0.0.1:%d' % pport,
                  '-D', '-', '-o', '-', 'https://denied.example.test/x'])
@@ -398,6 +474,25 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
         code, body, err = curl(pport, '/thing', '-X', 'DELETE')
         check('denied method -> 403', code == '403' and b'DELETE' in body
               and b'rule' in body, '%s %r' % (code, body))
+        r = run(['curl', '-sS', '--max-time', '20', '--cacert', CA,
+                 '--connect-to', '%s:443:127.0.0.1:%d' % (HOST, pport),
+                 '-X', 'DELETE', '-D', '-', '-o', '/dev/null',
+                 'https://%s/thing' % HOST])
+        m = re.search(rb'(?im)^capsem-verdict: (.*)\r$', r.stdout)
+        check('Capsem-Verdict: quotes as quoted pairs',
+              m is not None and re.fullmatch(
+                  rb'deny; rule="deny \\"DELETE \*\\" in '
+                  rb'\[http\.\\"%s\\"\]"; source="[^"]*user\.toml:\d+"'
+                  % re.escape(HOST.encode()), m.group(1)) is not None,
+              repr(m.group(1) if m else r.stdout))
+        # a malformed request pipelined after an allowed one: its own 400
+        resp = raw_tls_request(pport, (
+            b'GET /pipe-ok HTTP/1.1\r\nHost: %s\r\n\r\n'
+            b'GET /pipe-bad HTTP/1.1\r\nHost: %s\r\nContent-Length: 1\r\n'
+            b'Content-Length: 2\r\n\r\n' % (HOST.encode(), HOST.encode())))
+        check('malformed request after an allowed one -> its own 400',
+              re.search(rb'ok GET /pipe-ok.*HTTP/1\.1 400 ', resp, re.S)
+              is not None, repr(resp[-200:]))
         code, body, err = curl(pport, '/x', '-H', 'Host: other.test')
         check('SNI/Host mismatch -> 421', code == '421', code)
         code, body, err = curl(pport, '/x', host='bad.example.test')
@@ -472,6 +567,28 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
         out = dig(HOST, 'AAAA')
         check('dig AAAA -> empty NOERROR', 'status: NOERROR' in out and
               'ANSWER: 0' in out, out)
+        # capsemctl status: the counters the man pages name
+        r = run([CAPSEMCTL, 'status', sid], env=env)
+        text = r.stdout.decode()
+        check('status: netproxy, policyd and certd counters',
+              re.search(r'streams \d+, requests \d+, refused \d+, '
+                        r'errors \d+; \d+ streams', text) and
+              re.search(r'allowed [1-9]\d*, denied [1-9]\d*, audit_lines '
+                        r'[1-9]\d*, commits 1', text) and
+              re.search(r'signed [1-9]\d*, from_cache \d+, refused \d+, '
+                        r'cached [1-9]', text), text)
+        r = run([CAPSEMCTL, 'status', '--json', sid], env=env)
+        try:
+            procs = json.loads(r.stdout)['processes']
+        except (ValueError, KeyError):
+            procs = []
+        def total(name):
+            return sum(p.get('counters', {}).get(name, 0) for p in procs
+                       if p['process'] == 'capsem-netproxy')
+        check('status --json: netproxy counters by name, detail',
+              total('streams') > 0 and total('requests') > 0 and
+              total('refused') > 0 and total('errors') > 0 and
+              all('detail' in p for p in procs), r.stdout.decode()[:300])
     finally:
         stop_proxy(proxy)
 
@@ -490,6 +607,38 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
     check('audit: DNS queries', has(event='dns', host=HOST, verdict='allow')
           and has(event='dns', host='denied.example.test', status=0,
                   verdict='deny', rule='block "denied.example.test"'))
+    # the line after the last of /pipe-ok's (its verdict, its outcome)
+    ok = [i for i, l in enumerate(lines) if l.get('path') == '/pipe-ok']
+    after = lines[ok[-1] + 1:ok[-1] + 2] if ok else []
+    check('audit: pipelined malformed request: deny/400, no rule',
+          len(after) == 1 and after[0].get('status') == 400 and
+          after[0].get('verdict') == 'deny' and 'rule' not in after[0] and
+          after[0].get('path', '') == '', repr(after))
+    check('audit: no "source" on lines without a rule',
+          all('source' not in l for l in lines if not l.get('rule')) and
+          has(event='refused') and
+          all(l.get('source') != ':0' for l in lines),
+          repr([l for l in lines if l.get('source') == ':0'][:2]))
+    def outcomes(path):
+        return [l for l in lines if l.get('path') == path and 'status' in l]
+    o = outcomes('/badchunk')
+    check('audit: bad chunked body from upstream: one line, the 200 sent, '
+          'cut short', len(o) == 1 and o[0]['status'] == 200 and
+          'bad chunked' in o[0].get('reason', ''), repr(o))
+    o = outcomes('/upload-abort')
+    check('audit: client gone mid-upload: one line', len(o) == 1 and
+          o[0].get('reason') == 'client closed mid-upload' and
+          o[0]['verdict'] == 'allow', repr(o))
+    o = outcomes('/random/104857601')
+    check('audit: client gone mid-response: one line', len(o) == 1 and
+          o[0]['status'] == 200 and
+          o[0].get('reason') == 'client closed mid-response' and
+          o[0]['bytes_out'] >= 65536, repr(o))
+    o = outcomes('/ws')
+    check('audit: WebSocket: one line at the close, bytes both ways',
+          len(o) == 1 and o[0]['status'] == 101 and
+          o[0].get('reason') == 'websocket closed' and
+          o[0]['bytes_in'] > 70000 and o[0]['bytes_out'] > 70000, repr(o))
     check('audit: every line is JSON', all('unparsable' not in l
                                            for l in lines) and len(lines) > 10)
     check('audit: no credential in the log', SECRET not in text)
@@ -721,12 +870,7 @@ def cert_cache_checks(d, home, env, up_port, bad_port):
 def plain_http_checks(d, home, env, up_port, bad_port):
     """With [network] http = true, a plain-HTTP request for a denied name
     gets the same explained 403 as HTTPS (issue 18, finding 9)."""
-    write_config(home, d, up_port, bad_port, private=True)
-    path = os.path.join(home, 'user.toml')
-    with open(path) as f:
-        text = f.read()
-    with open(path, 'w') as f:
-        f.write(text.replace('[network]\n', '[network]\nhttp = true\n', 1))
+    write_config(home, d, up_port, bad_port, private=True, http=True)
     pport, hport = free_port(), free_port()
     proxy, _, _ = start_proxy(home, env, pport,
                               extra=['--http', '127.0.0.1:%d' % hport])
@@ -744,6 +888,38 @@ def plain_http_checks(d, home, env, up_port, bad_port):
                   repr(out[:300]))
     finally:
         stop_proxy(proxy)
+
+
+def cleartext_checks(d, home, env, up_port, bad_port, plain_port):
+    """With http = true, the credential is never sent in clear: not on a
+    plain-HTTP request, not when its Host port points it at the TLS
+    pin's port.  Both go to an upstream that echoes the head it got."""
+    write_config(home, d, up_port, bad_port, private=True, http=True,
+                 resolve=['%s:80:127.0.0.4:%d' % (HOST, plain_port),
+                          '%s:443:127.0.0.4:%d' % (HOST, plain_port)])
+    pport, hport = free_port(), free_port()
+    cmd = [CAPSEMCTL, '-v', 'proxy', '-l', '127.0.0.1:%d' % pport,
+           '--http', '127.0.0.1:%d' % hport]
+    p = spawn(cmd, env=env, stdout=subprocess.PIPE,
+              stderr=open(os.path.join(home, 'proxy-http.log'), 'ab'))
+    try:
+        readline_timeout(p.stdout, 30)
+        wait_port('127.0.0.1', hport, p, 'capsemctl proxy --http')
+        for port in (80, 443):
+            url = 'http://%s%s/headers' % (HOST, ':443' if port == 443
+                                           else '')
+            r = run(['curl', '-sS', '--max-time', '20', '--connect-to',
+                     '%s:%d:127.0.0.1:%d' % (HOST, port, hport), '-o', '-',
+                     '-w', '\n%{http_code}', '-H',
+                     'x-api-key: guest-placeholder', url], timeout=40)
+            check('plain HTTP (Host port %d): echoed, no credential in '
+                  'clear' % port, r.stdout.endswith(b'\n200') and
+                  b'Host: %s' % HOST.encode() in r.stdout and
+                  SECRET.encode() not in r.stdout and
+                  b'guest-placeholder' not in r.stdout,
+                  '%r %s' % (r.stdout, r.stderr.decode()))
+    finally:
+        stop_proxy(p)
 
 
 def kill_checks(d, home, env, up_port, bad_port):
@@ -805,17 +981,20 @@ def main():
                        CAPSEM_TEST_KEY=SECRET)
             make_pki(d)
             up_port, bad_port = free_port('127.0.0.2'), free_port('127.0.0.3')
+            plain_port = free_port('127.0.0.4')
             servers = [('127.0.0.2', up_port, 'good'),
                        ('127.0.0.3', bad_port, 'bad'),
-                       ('127.0.0.1', up_port, 'good')]
+                       ('127.0.0.1', up_port, 'good'),
+                       ('127.0.0.4', plain_port, 'plain')]
             resolver = os.geteuid() == 0
             if resolver:
                 servers.append((DNS_TARGET, 443, 'good'))
             else:
                 print('skip resolver checks: ports 53 and 443 need root')
             for addr, port, leaf in servers:
+                cert = 'plain' if leaf == 'plain' else '%s/%s.pem' % (d, leaf)
                 p = spawn([sys.executable, os.path.join(HERE, 'upstream.py'),
-                           addr, str(port), '%s/%s.pem' % (d, leaf),
+                           addr, str(port), cert,
                            '%s/%s.key' % (d, leaf)], stdout=subprocess.PIPE)
                 if readline_timeout(p.stdout, 20) != b'ready\n':
                     sys.exit('upstream on %s:%d did not start' % (addr, port))
@@ -833,6 +1012,7 @@ def main():
             deadline_checks(d, home, env, up_port, bad_port)
             cert_cache_checks(d, home, env, up_port, bad_port)
             plain_http_checks(d, home, env, up_port, bad_port)
+            cleartext_checks(d, home, env, up_port, bad_port, plain_port)
             kill_checks(d, home, env, up_port, bad_port)
         finally:
             reap_all()

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Test upstream for netproxy integration tests: HTTPS on ADDR:PORT with
-CERT/KEY.
+CERT/KEY, or plain HTTP when CERT is "plain" (KEY ignored).
 
   GET  /bytes/N      N bytes (i % 251)
   GET  /random/N     N bytes from a fixed generator (see random_block)
@@ -15,6 +15,13 @@ CERT/KEY.
                      reuse by the proxy shows as the same port)
   GET  /headers      the request head as received
   GET  /ws           WebSocket (RFC 6455): echoes text/binary frames
+  GET  /extra        'first', then, after GET /extra-go, an extra
+                     unasked response 'extra' on the same connection
+  GET  /extra-go     lets /extra send its extra response; answers once
+                     it is written
+  GET  /interim/N    N interim 103 responses, then 'ok'
+  GET  /badchunk     a chunked reply whose second chunk size is not hex
+  TRACE any          the request head as received
   anything else      'ok <method> <path>'
 """
 import base64
@@ -26,6 +33,8 @@ import sys
 import threading
 
 RELEASE = threading.Event()
+EXTRA_GO = threading.Event()
+EXTRA_SENT = threading.Event()
 WS_GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
 
@@ -147,6 +156,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(b'released')
         elif self.path == '/peer':
             self.reply(b'%d' % self.client_address[1])
+        elif self.path.startswith('/interim/'):
+            n = int(self.path[len('/interim/'):])
+            self.wfile.write(b'HTTP/1.1 103 Early Hints\r\n'
+                             b'Link: </s.css>; rel=preload\r\n\r\n' * n)
+            self.reply(b'ok')
+        elif self.path == '/badchunk':
+            self.wfile.write(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked'
+                             b'\r\n\r\n5\r\nhello\r\nZZ\r\nrest\r\n')
+            self.wfile.flush()
+            self.close_connection = True
+        elif self.path == '/extra':
+            self.reply(b'first')
+            self.wfile.flush()
+            if EXTRA_GO.wait(30):
+                EXTRA_GO.clear()
+                self.wfile.write(b'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n'
+                                 b'\r\nextra')
+                self.wfile.flush()
+                EXTRA_SENT.set()
+        elif self.path == '/extra-go':
+            EXTRA_SENT.clear()
+            EXTRA_GO.set()
+            EXTRA_SENT.wait(30)
+            self.reply(b'sent')
         elif self.path == '/headers':
             self.reply(str(self.headers).encode())
         elif self.path == '/ws' and \
@@ -168,6 +201,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     do_PUT = do_POST
 
+    def do_TRACE(self):
+        self.reply(str(self.headers).encode(), ctype='message/http')
+
     def do_DELETE(self):
         self.reply(b'ok DELETE ' + self.path.encode())
 
@@ -182,9 +218,10 @@ class Server(http.server.ThreadingHTTPServer):
 def main():
     addr, port, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     srv = Server((addr, port), Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    if cert != 'plain':
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print('ready', flush=True)
     srv.serve_forever()
 
