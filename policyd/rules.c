@@ -23,6 +23,67 @@ unreserved(int c)
 }
 
 /*
+ * UTF-8 carried in percent escapes: a decoder behind the proxy may turn
+ * an overlong form (%c0%ae for '.') into ASCII, so only the shortest form
+ * of a scalar value is accepted (RFC 3629 table, no surrogates).
+ * need: continuation bytes still expected; lo, hi: the next one's range.
+ */
+struct utf8_state {
+	int	 need;
+	int	 lo;
+	int	 hi;
+};
+
+static bool
+utf8_step(struct utf8_state *u, int c)
+{
+	if (u->need > 0) {
+		if (c < u->lo || c > u->hi)
+			return false;
+		u->need--;
+		u->lo = 0x80;
+		u->hi = 0xbf;
+		return true;
+	}
+	if (c < 0x80)
+		return true;
+	u->lo = 0x80;
+	u->hi = 0xbf;
+	if (c >= 0xc2 && c <= 0xdf)
+		u->need = 1;
+	else if (c >= 0xe0 && c <= 0xef) {
+		u->need = 2;
+		if (c == 0xe0)
+			u->lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			u->hi = 0x9f;	/* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		u->need = 3;
+		if (c == 0xf0)
+			u->lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			u->hi = 0x8f;	/* above U+10FFFF */
+	} else
+		return false;	/* continuation, C0, C1, F5..FF */
+	return true;
+}
+
+/*
+ * Does the decoded segment seg[0..s) end in "%25" and two hex digits, an
+ * escape a second decoder would decode again (%2561, %25%36%31 -> 'a')?
+ */
+static bool
+double_encoded(const char *seg, size_t s)
+{
+	return s >= 5 && memcmp(seg + s - 5, "%25", 3) == 0 &&
+	    hex_digit_value((unsigned char)seg[s - 2]) >= 0 &&
+	    hex_digit_value((unsigned char)seg[s - 1]) >= 0;
+}
+
+static const char double_why[] =
+    "double-encoded escape ('%25' and two hex digits) in path";
+
+/*
  * The normaliser.  for_rule: '*' is a wildcard (kept), dot segments and
  * empty segments are errors rather than resolved.
  */
@@ -35,6 +96,7 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 	size_t	 o = 0, s, i;
 	bool	 last, trailing = false;
 	int	 hi, lo, c;
+	struct utf8_state u8;
 
 	*why = NULL;
 	if ((q = memchr(in, '?', len)) != NULL)
@@ -54,8 +116,13 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 			segend = end;
 		last = segend == end;
 		/* decode one segment */
+		memset(&u8, 0, sizeof(u8));
 		for (s = 0, i = 0; segstart + i < segend; i++) {
 			c = (unsigned char)segstart[i];
+			if (c != '%' && u8.need > 0) {
+				*why = "invalid UTF-8 in percent escapes";
+				return -1;
+			}
 			if (c == '%') {
 				if (i + 2 >= (size_t)(segend - segstart) ||
 				    (hi = hex_digit_value((unsigned char)segstart[i + 1])) < 0 ||
@@ -77,12 +144,24 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 					*why = "encoded '\\' in path";
 					return -1;
 				}
+				if (c == ';') {
+					*why = "encoded ';' in path";
+					return -1;
+				}
+				if (!utf8_step(&u8, c)) {
+					*why = "invalid UTF-8 in percent escapes";
+					return -1;
+				}
 				if (unreserved(c))
 					seg[s++] = (char)c;
 				else {
 					seg[s++] = '%';
 					seg[s++] = "0123456789ABCDEF"[c >> 4];
 					seg[s++] = "0123456789ABCDEF"[c & 15];
+				}
+				if (double_encoded(seg, s)) {
+					*why = double_why;
+					return -1;
 				}
 				continue;
 			}
@@ -98,7 +177,19 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 				*why = "'#' in path";
 				return -1;
 			}
+			if (c == ';') {
+				*why = "';' in path (path parameters)";
+				return -1;
+			}
 			seg[s++] = (char)c;
+			if (double_encoded(seg, s)) {
+				*why = double_why;
+				return -1;
+			}
+		}
+		if (u8.need > 0) {
+			*why = "invalid UTF-8 in percent escapes";
+			return -1;
 		}
 		seg[s] = '\0';
 		if (strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0) {

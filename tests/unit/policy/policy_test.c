@@ -204,7 +204,27 @@ static const struct {
 	{ "/a%3fb", "/a%3Fb" },
 	{ "/a?x=/../y", "/a" },
 	{ "/a/...", "/a/..." },
-	{ "/a;b=c", "/a;b=c" },
+	{ "/a;b=c", NULL },		/* path parameters (issue 18) */
+	{ "/x/..;/admin", NULL },
+	{ "/a%3bb", NULL },
+	{ "/x/%c0%ae%c0%ae/admin", NULL },	/* overlong '.' */
+	{ "/%e0%80%ae", NULL },
+	{ "/%f0%80%80%ae", NULL },
+	{ "/%ed%b0%80", NULL },		/* surrogate */
+	{ "/%f4%90%80%80", NULL },	/* above U+10FFFF */
+	{ "/%c3", NULL },		/* truncated */
+	{ "/%c3x", NULL },
+	{ "/%c3%c3%a9", NULL },
+	{ "/%a9", NULL },		/* lone continuation */
+	{ "/%2561dmin", NULL },		/* double-encoded */
+	{ "/%252e%252e/x", NULL },
+	{ "/%25%36%31dmin", NULL },	/* %2561 once decoded */
+	{ "/%25%3", NULL },
+	{ "/caf%c3%a9", "/caf%C3%A9" },
+	{ "/%F0%9F%98%80", "/%F0%9F%98%80" },
+	{ "/%ef%bf%bf", "/%EF%BF%BF" },
+	{ "/100%25", "/100%25" },
+	{ "/%25zz", "/%25zz" },
 	{ "", NULL },
 	{ "a/b", NULL },
 	{ "/a%2fb", NULL },
