@@ -72,14 +72,25 @@ exchange_start(struct np_conn *c)
 	struct http_request *req = &c->req;
 	struct np_buf	*out = &c->up->end.out;
 	const struct np_credential *cred = credential_for(c->np, c->host);
-	size_t		 i;
+	const uint8_t	*query;
+	size_t		 i, qlen = 0;
 	int		 r;
 
-	r = buf_printf(out, "%.*s %.*s HTTP/1.1\r\nHost: %.*s\r\n",
-	    (int)req->method.len, buf + req->method.off,
-	    req->origin.len ? (int)req->origin.len : 1,
-	    req->origin.len ? (const char *)buf + req->origin.off : "/",
-	    (int)req->host.len, buf + req->host.off);
+	/*
+	 * What was checked is what goes: the path policyd judged (its
+	 * normal form), the query as sent, the host name checked.
+	 */
+	query = memchr(buf + req->origin.off, '?', req->origin.len);
+	if (query != NULL)
+		qlen = req->origin.len - (size_t)(query - (buf +
+		    req->origin.off));
+	r = buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\nHost: %s",
+	    (int)req->method.len, buf + req->method.off, c->npath,
+	    (int)qlen, query != NULL ? (const char *)query : "", c->host);
+	if (r == 0 && c->port != (c->kind == CONN_HTTPS ? 443 : 80))
+		r = buf_printf(out, ":%u", c->port);
+	if (r == 0)
+		r = buf_printf(out, "\r\n");
 	for (i = 0; r == 0 && i < req->head.nfields; i++) {
 		const struct http_field *f = &req->head.fields[i];
 

@@ -671,12 +671,24 @@ policy_request_check(const struct policy *p, const char *host, uint16_t port,
     const char *method, const char *path, size_t pathlen,
     struct msg_verdict *v)
 {
-	char	 norm[CONFIG_HOST_MAX + 1], npath[MSG_PATH_MAX + 2];
+	char	 npath[MSG_PATH_MAX + 2];
+
+	policy_request_check_path(p, host, port, method, path, pathlen, npath,
+	    sizeof(npath), v);
+}
+
+void
+policy_request_check_path(const struct policy *p, const char *host,
+    uint16_t port, const char *method, const char *path, size_t pathlen,
+    char *npath, size_t npathlen, struct msg_verdict *v)
+{
+	char	 norm[CONFIG_HOST_MAX + 1];
 	const char *why;
 	const struct ptable *ut, *ct, *dt;
 	const struct prule *r;
 	struct pathsegs ps;
 
+	npath[0] = '\0';
 	if (p == NULL) {
 		set_verdict(v, VERDICT_DENY, POLICY_BUILTIN_FILE, 0,
 		    "no policy loaded");
@@ -692,13 +704,15 @@ policy_request_check(const struct policy *p, const char *host, uint16_t port,
 		    "invalid method (methods are upper-case tokens)");
 		return;
 	}
-	if (path_normalize(path, pathlen, npath, sizeof(npath), &why,
+	if (path_normalize(path, pathlen, npath, npathlen, &why,
 	    false) == -1) {
+		npath[0] = '\0';
 		set_verdict(v, VERDICT_DENY, POLICY_BUILTIN_FILE, 0,
 		    "ambiguous path: %s", why);
 		return;
 	}
 	if (!split_path(npath, &ps)) {
+		npath[0] = '\0';
 		set_verdict(v, VERDICT_DENY, POLICY_BUILTIN_FILE, 0,
 		    "ambiguous path: too many segments");
 		return;
