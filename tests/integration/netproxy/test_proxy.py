@@ -410,6 +410,36 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
               b'denied.example.test' in out and
               re.search(rb'user\.toml:\d+', out) and
               re.search(rb'(?i)capsem-verdict: deny', out), repr(out))
+        # man page agreement (issue 18, finding 8): one trailing dot in
+        # the SNI is the same name; a name with '_' gets its explained 403
+        ctx = ssl.create_default_context(cafile=CA)
+        ctx.check_hostname = False      # the chain is still verified
+        try:
+            with ctx.wrap_socket(socket.create_connection(
+                    ('127.0.0.1', pport), timeout=10),
+                    server_hostname=HOST + '.') as t:
+                t.sendall(b'GET /dot HTTP/1.1\r\nHost: ' + HOST.encode() +
+                          b'.\r\nConnection: close\r\n\r\n')
+                resp = b''
+                while True:
+                    chunk = t.recv(65536)
+                    if not chunk:
+                        break
+                    resp += chunk
+        except (ssl.SSLError, OSError) as e:
+            resp = repr(e).encode()
+        check('SNI with a trailing dot is served', resp.startswith(
+              b'HTTP/1.1 200') and resp.endswith(b'ok GET /dot'), repr(resp))
+        r = run(['curl', '-sS', '--max-time', '20', '--cacert', CA,
+                 '--connect-to', 'under_score.example.test:443:127.0.0.1:%d'
+                 % pport, '-D', '-', '-o', '-',
+                 'https://under_score.example.test/x'])
+        out = r.stdout
+        check("SNI with '_' -> explained 403",
+              out.startswith(b'HTTP/1.1 403') and
+              b'under_score.example.test' in out and
+              re.search(rb'(?i)capsem-verdict: deny', out),
+              repr(out) + r.stderr.decode())
         code, body, err = curl(pport, '/thing', '-X', 'DELETE')
         check('denied method -> 403', code == '403' and b'DELETE' in body
               and b'rule' in body, '%s %r' % (code, body))
