@@ -634,7 +634,8 @@ conn_on_verdict(struct np_conn *c, const struct msg_verdict *v,
 		c->req_allowed = v->allow == VERDICT_ALLOW;
 		if (v->allow != VERDICT_ALLOW)
 			respond(c, 403, "request denied by policy", v);
-		else if (npathlen == 0 || npath[0] != '/' ||
+		else if (npathlen == 0 || (npath[0] != '/' &&
+		    !(npathlen == 1 && npath[0] == '*')) ||
 		    npathlen >= sizeof(c->npath)) {
 			/* forwarded only with the path that was judged */
 			c->req_allowed = false;

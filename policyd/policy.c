@@ -704,7 +704,9 @@ policy_request_check_path(const struct policy *p, const char *host,
 		    "invalid method (methods are upper-case tokens)");
 		return;
 	}
-	if (path_normalize(path, pathlen, npath, npathlen, &why,
+	if (pathlen == 1 && path[0] == '*' && strcmp(method, "OPTIONS") == 0)
+		snprintf(npath, npathlen, "*");	/* asterisk-form, RFC 9112 3.2.4 */
+	else if (path_normalize(path, pathlen, npath, npathlen, &why,
 	    false) == -1) {
 		npath[0] = '\0';
 		set_verdict(v, VERDICT_DENY, POLICY_BUILTIN_FILE, 0,

@@ -165,7 +165,8 @@ netproxy_request_check(void *ctx, struct imsg *imsg)
 	count_and_audit(pd, "request", rc.host, rc.port, rc.method, path,
 	    rc.path_len, &v);
 	/* an allowed request is forwarded with the path judged */
-	if (v.allow == VERDICT_ALLOW && npath[0] == '/') {
+	if (v.allow == VERDICT_ALLOW && (npath[0] == '/' ||
+	    strcmp(npath, "*") == 0)) {
 		if (imsgev_compose2(&peer->iev, MSG_VERDICT, imsg->hdr.peerid,
 		    -1, &v, sizeof(v), npath, strlen(npath)) == -1)
 			fatal("send to netproxy %u", peer->instance);

@@ -362,6 +362,9 @@ split_path(const char *npath, struct pathsegs *ps)
 	const char *p, *e;
 
 	ps->n = 0;
+	ps->asterisk = strcmp(npath, "*") == 0;
+	if (ps->asterisk)
+		return true;
 	for (p = npath + 1; ; p = e + 1) {
 		if ((e = strchr(p, '/')) == NULL)
 			e = p + strlen(p);
@@ -407,6 +410,8 @@ rule_match(const struct prule *r, const char *method,
 {
 	if (strcmp(r->method, "*") != 0 && strcmp(r->method, method) != 0)
 		return false;
+	if (ps->asterisk)
+		return r->any_path;
 	return r->any_path || segs_match(r, ps);
 }
 
@@ -425,7 +430,8 @@ policy_rule_match_text(const char *rule, const char *method,
 		*why = "out of memory";
 		return -1;
 	}
-	rc = npath[0] == '/' && split_path(npath, ps) &&
+	rc = (npath[0] == '/' || strcmp(npath, "*") == 0) &&
+	    split_path(npath, ps) &&
 	    rule_match(&r, method, ps);
 	free(ps);
 	rule_free(&r);

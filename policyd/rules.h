@@ -33,6 +33,7 @@ struct pathsegs {
 	const char	*p[PATH_SEGS_MAX];
 	size_t		 len[PATH_SEGS_MAX];
 	size_t		 n;
+	bool		 asterisk;	/* "OPTIONS *": only a path "*" matches */
 };
 
 /*

@@ -173,6 +173,49 @@ START_TEST(sni_must_match)
 }
 END_TEST
 
+/*
+ * "OPTIONS *" (asterisk-form): matched only by rules whose path is a lone
+ * "*", and forwarded as "*"; issue 18.
+ */
+START_TEST(options_asterisk)
+{
+	struct policy *p = build_pair("user-basic.toml", NULL);
+	struct msg_verdict v;
+	char	 npath[MSG_PATH_MAX + 2];
+
+	/* no table: the host verdict */
+	policy_request_check_path(p, "github.com", 443, "OPTIONS", "*", 1,
+	    npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_ALLOW);
+	ck_assert_str_eq(npath, "*");
+	/* "PUT *" does not match OPTIONS; default = "allow" */
+	policy_request_check_path(p, "registry.npmjs.org", 443, "OPTIONS",
+	    "*", 1, npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_ALLOW);
+	ck_assert_uint_eq(v.line, 28);
+	/* the table's rules all have paths: no rule matched, deny */
+	policy_request_check_path(p, "raw.github.com", 443, "OPTIONS", "*", 1,
+	    npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_DENY);
+	ck_assert_uint_eq(v.line, 22);
+	/* "DELETE *" would match any method's "*" but not OPTIONS */
+	policy_request_check_path(p, "api.github.com", 443, "OPTIONS", "*", 1,
+	    npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_DENY);
+	ck_assert_uint_eq(v.line, 20);
+	/* only OPTIONS has an asterisk-form */
+	policy_request_check_path(p, "github.com", 443, "GET", "*", 1,
+	    npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_DENY);
+	ck_assert_str_eq(npath, "");
+	ck_assert_int_eq(policy_rule_match_text("OPTIONS *", "OPTIONS", "*",
+	    &(const char *){ NULL }), 1);
+	ck_assert_int_eq(policy_rule_match_text("OPTIONS /**", "OPTIONS", "*",
+	    &(const char *){ NULL }), 0);
+	policy_free(p);
+}
+END_TEST
+
 START_TEST(no_policy_denies)
 {
 	struct msg_verdict v;
@@ -476,6 +519,7 @@ main(void)
 	tcase_add_test(tc, verdict_table);
 	tcase_add_test(tc, verdict_names_rule);
 	tcase_add_test(tc, sni_must_match);
+	tcase_add_test(tc, options_asterisk);
 	tcase_add_test(tc, no_policy_denies);
 	tcase_add_loop_test(tc, path_normalize, 0,
 	    (int)(sizeof(paths) / sizeof(paths[0])));
