@@ -264,6 +264,9 @@ forward_response_head(struct np_conn *c)
 			r = buf_printf(out, "Transfer-Encoding: chunked\r\n");
 		if (r == 0 && !c->client_keep_alive)
 			r = buf_printf(out, "Connection: close\r\n");
+		else if (r == 0 && c->req.head.version_minor == 0)
+			/* an HTTP/1.0 client closes unless told otherwise */
+			r = buf_printf(out, "Connection: keep-alive\r\n");
 	}
 	if (r == 0)
 		r = buf_printf(out, "\r\n");

@@ -401,6 +401,44 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
         check('absolute form without a path goes as /?query',
               resp.startswith(b'HTTP/1.1 200') and
               resp.endswith(b'ok GET /?q=1'), repr(resp))
+        # an HTTP/1.0 keep-alive request is told the connection stays
+        heads = []
+        try:
+            with tls_connect(pport) as t:
+                for n in (1, 2):
+                    t.sendall(b'GET /ka%d HTTP/1.0\r\nHost: ' % n +
+                              HOST.encode() + b'\r\nConnection: keep-alive'
+                              b'\r\n\r\n')
+                    data = b''
+                    while b'\r\n\r\n' not in data:
+                        chunk = t.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    head, _, body = data.partition(b'\r\n\r\n')
+                    m = re.search(rb'(?mi)^content-length: (\d+)', head)
+                    want = int(m.group(1)) if m else 0
+                    while len(body) < want:
+                        chunk = t.recv(65536)
+                        if not chunk:
+                            break
+                        body += chunk
+                    heads.append((head, body))
+        except (ssl.SSLError, OSError):
+            pass
+        check('HTTP/1.0 keep-alive: Connection: keep-alive, two requests',
+              all(re.search(rb'(?mi)^connection: keep-alive\r?$', h)
+                  for h, _ in heads) and len(heads) == 2 and
+              heads[1][1] == b'ok GET /ka2',
+              repr(heads))
+        # OPTIONS * is judged by "* *" (a rule path "*") and forwarded:
+        # the test upstream has no OPTIONS, so its own 501 comes back
+        resp = raw_tls_request(pport, b'OPTIONS * HTTP/1.1\r\nHost: ' +
+                               HOST.encode() + b'\r\nConnection: close'
+                               b'\r\n\r\n')
+        check('OPTIONS * allowed by "* *" reaches the upstream',
+              resp.startswith(b'HTTP/1.1 501') and b'BaseHTTP' in resp,
+              repr(resp))
         r = run(['curl', '-sS', '--max-time', '20', '--cacert', CA,
                  '--connect-to', 'denied.example.test:443:127.0.0.1:%d' % pport,
                  '-D', '-', '-o', '-', 'https://denied.example.test/x'])
