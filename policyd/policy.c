@@ -204,6 +204,7 @@ struct ptable {
 	unsigned	 allow_line;
 	int		 default_verdict;	/* -1 unset */
 	unsigned	 default_line;
+	int		 path_parameters;	/* -1 unset, 0, 1 */
 };
 
 /* What one file contributes. */
@@ -324,6 +325,8 @@ side_build(struct side *sd, const struct config *cfg, char *err, size_t errlen)
 		t->file = sd->file;
 		t->line = h->line;
 		t->default_verdict = -1;
+		t->path_parameters = h->path_parameters.set ?
+		    h->path_parameters.v : -1;
 		if (h->default_verdict.s != NULL) {
 			t->default_verdict = verdict_word(h->default_verdict.s);
 			t->default_line = h->default_verdict.line;
@@ -687,6 +690,7 @@ policy_request_check_path(const struct policy *p, const char *host,
 	const struct ptable *ut, *ct, *dt;
 	const struct prule *r;
 	struct pathsegs ps;
+	bool	 params;
 
 	npath[0] = '\0';
 	if (p == NULL) {
@@ -704,10 +708,15 @@ policy_request_check_path(const struct policy *p, const char *host,
 		    "invalid method (methods are upper-case tokens)");
 		return;
 	}
+	ct = table_for(&p->side[SIDE_CORP], norm);
+	ut = table_for(&p->side[SIDE_USER], norm);
+	/* ';' parameters: only where a table opts in, corp first */
+	params = ct != NULL && ct->path_parameters != -1 ?
+	    ct->path_parameters == 1 : ut != NULL && ut->path_parameters == 1;
 	if (pathlen == 1 && path[0] == '*' && strcmp(method, "OPTIONS") == 0)
 		snprintf(npath, npathlen, "*");	/* asterisk-form, RFC 9112 3.2.4 */
 	else if (path_normalize(path, pathlen, npath, npathlen, &why,
-	    false) == -1) {
+	    params ? PATH_REQUEST_PARAMS : PATH_REQUEST) == -1) {
 		npath[0] = '\0';
 		set_verdict(v, VERDICT_DENY, POLICY_BUILTIN_FILE, 0,
 		    "ambiguous path: %s", why);
@@ -719,8 +728,8 @@ policy_request_check_path(const struct policy *p, const char *host,
 		    "ambiguous path: too many segments");
 		return;
 	}
-	ct = table_for(&p->side[SIDE_CORP], norm);
-	ut = table_for(&p->side[SIDE_USER], norm);
+	if (params)
+		strip_parameters(&ps);	/* matched without them */
 	if (ct == NULL && ut == NULL)
 		return;		/* no request rules: the host verdict */
 	if (ct != NULL && (r = first_match(ct->deny, ct->ndeny, method,

@@ -89,11 +89,12 @@ static const char double_why[] =
  */
 int
 path_normalize(const char *in, size_t len, char *out, size_t outlen,
-    const char **why, bool for_rule)
+    const char **why, enum path_mode mode)
 {
 	char	 seg[MSG_PATH_MAX + 1];
-	const char *q, *end, *segstart, *segend;
-	size_t	 o = 0, s, i;
+	const char *q, *end, *segstart, *segend, *semi;
+	size_t	 o = 0, s, i, base;
+	bool	 for_rule = mode == PATH_RULE;
 	bool	 last, trailing = false;
 	int	 hi, lo, c;
 	struct utf8_state u8;
@@ -177,7 +178,7 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 				*why = "'#' in path";
 				return -1;
 			}
-			if (c == ';') {
+			if (c == ';' && mode != PATH_REQUEST_PARAMS) {
 				*why = "';' in path (path parameters)";
 				return -1;
 			}
@@ -192,6 +193,13 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 			return -1;
 		}
 		seg[s] = '\0';
+		/* parameters (opted in): the segment proper ends at ';' */
+		base = (semi = strchr(seg, ';')) != NULL ? (size_t)(semi - seg) : s;
+		if (base == 0 && s > 0) {
+			*why = "path parameters on an empty segment";
+			return -1;
+		}
+		seg[base] = '\0';
 		if (strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0) {
 			if (for_rule) {
 				*why = "dot segment in rule path";
@@ -211,6 +219,7 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 			}
 			trailing = true;
 		} else {
+			seg[base] = s > base ? ';' : '\0';
 			out[o++] = '/';
 			memcpy(out + o, seg, s);
 			o += s;
@@ -229,7 +238,7 @@ int
 policy_path_normalize(const char *in, size_t len, char *out, size_t outlen,
     const char **why)
 {
-	return path_normalize(in, len, out, outlen, why, false);
+	return path_normalize(in, len, out, outlen, why, PATH_REQUEST);
 }
 
 bool
@@ -298,7 +307,7 @@ rule_parse(const char *text, struct prule *r, const char **why)
 		return -1;
 	}
 	if (path_normalize(path, strlen(path), norm, sizeof(norm), why,
-	    true) == -1)
+	    PATH_RULE) == -1)
 		return -1;
 	for (p = norm + 1; ; p = segend + 1) {
 		if ((segend = strchr(p, '/')) == NULL)
@@ -376,6 +385,17 @@ split_path(const char *npath, struct pathsegs *ps)
 		if (*e == '\0')
 			return true;
 	}
+}
+
+void
+strip_parameters(struct pathsegs *ps)
+{
+	const char *semi;
+	size_t	 i;
+
+	for (i = 0; i < ps->n; i++)
+		if ((semi = memchr(ps->p[i], ';', ps->len[i])) != NULL)
+			ps->len[i] = (size_t)(semi - ps->p[i]);
 }
 
 /* '**' matches any number of segments: greedy match with backtracking

@@ -216,6 +216,28 @@ START_TEST(options_asterisk)
 }
 END_TEST
 
+/* path_parameters = true: kept in the forwarded path, not matched */
+START_TEST(path_parameters_opt_in)
+{
+	struct policy *p = build_pair("user-basic.toml", NULL);
+	struct msg_verdict v;
+	char	 npath[MSG_PATH_MAX + 2];
+	const char *path = "/x/..;y/a;k=v/%62;%7e";
+
+	policy_request_check_path(p, "jsp.github.com", 443, "GET", path,
+	    strlen(path), npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_ALLOW);
+	ck_assert_str_eq(npath, "/a;k=v/b;~");
+	/* the same path where no table opts in */
+	policy_request_check_path(p, "raw.github.com", 443, "GET", path,
+	    strlen(path), npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_DENY);
+	ck_assert_str_eq(v.rule, "ambiguous path: ';' in path (path "
+	    "parameters)");
+	policy_free(p);
+}
+END_TEST
+
 START_TEST(no_policy_denies)
 {
 	struct msg_verdict v;
@@ -520,6 +542,7 @@ main(void)
 	tcase_add_test(tc, verdict_names_rule);
 	tcase_add_test(tc, sni_must_match);
 	tcase_add_test(tc, options_asterisk);
+	tcase_add_test(tc, path_parameters_opt_in);
 	tcase_add_test(tc, no_policy_denies);
 	tcase_add_loop_test(tc, path_normalize, 0,
 	    (int)(sizeof(paths) / sizeof(paths[0])));
