@@ -205,6 +205,7 @@ struct ptable {
 	int		 default_verdict;	/* -1 unset */
 	unsigned	 default_line;
 	int		 path_parameters;	/* -1 unset, 0, 1 */
+	unsigned	 path_parameters_line;
 };
 
 /* What one file contributes. */
@@ -327,6 +328,7 @@ side_build(struct side *sd, const struct config *cfg, char *err, size_t errlen)
 		t->default_verdict = -1;
 		t->path_parameters = h->path_parameters.set ?
 		    h->path_parameters.v : -1;
+		t->path_parameters_line = h->path_parameters.line;
 		if (h->default_verdict.s != NULL) {
 			t->default_verdict = verdict_word(h->default_verdict.s);
 			t->default_line = h->default_verdict.line;
@@ -842,6 +844,11 @@ policy_show(const struct policy *p, FILE *fp)
 				    "allow" : "deny");
 				show_line(fp, buf, t->file, t->default_line);
 			}
+			if (t->path_parameters != -1)
+				show_line(fp, t->path_parameters ?
+				    "  path_parameters = true" :
+				    "  path_parameters = false", t->file,
+				    t->path_parameters_line);
 		}
 	}
 	for (i = 0; i < p->ncreds; i++) {
