@@ -17,10 +17,13 @@ name_refuse(char *err, size_t errlen, const char *reason)
 	return -1;
 }
 
+/* letters, digits, hyphen; and '_', which host names in use carry and
+ * the policy accepts (a denied one is answered with an explained 403) */
 static bool
 is_ldh(uint8_t c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+	    c == '_';
 }
 
 /* An IP literal: digits and dots only (IPv4), or contains ':' (IPv6). */

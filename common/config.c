@@ -59,6 +59,7 @@ static const struct key_def schema[] = {
 	{ T_HTTP,	 "allow",		V_STRLIST },
 	{ T_HTTP,	 "deny",		V_STRLIST },
 	{ T_HTTP,	 "default",		V_STRING },
+	{ T_HTTP,	 "path_parameters",	V_BOOL },
 	{ T_CREDENTIALS, "header",		V_STRING },
 	{ T_CREDENTIALS, "env",			V_STRING },
 	{ T_UPSTREAM,	 "resolve",		V_STRLIST },
@@ -958,7 +959,11 @@ store_value(struct config *cfg, const struct table_ref *t,
 		h = &cfg->http_tables[t->index];
 		if (strcmp(k->name, "default") == 0)
 			take_str(&h->default_verdict, v);
-		else
+		else if (strcmp(k->name, "path_parameters") == 0) {
+			h->path_parameters.v = v->b;
+			h->path_parameters.set = true;
+			h->path_parameters.line = v->line;
+		} else
 			take_list(strcmp(k->name, "allow") == 0 ? &h->allow :
 			    &h->deny, v);
 		break;

@@ -54,6 +54,7 @@ struct config_http {
 	struct config_strlist allow;	/* "METHOD PATH" rules */
 	struct config_strlist deny;
 	struct config_str default_verdict;	/* "allow" | "deny" */
+	struct config_bool path_parameters;	/* ';' parameters accepted */
 };
 
 /* [credentials."host"]: the secret netproxy injects for one host. */

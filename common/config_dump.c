@@ -141,6 +141,7 @@ config_dump_json(const struct config *cfg, void (*put)(void *, const char *,
 			dlist(&d, "allow", &h->allow);
 			dlist(&d, "deny", &h->deny);
 			dstr(&d, "default", &h->default_verdict);
+			dbool(&d, "path_parameters", &h->path_parameters);
 			dclose(&d);
 		}
 		dclose(&d);

@@ -66,12 +66,18 @@ cur_sub(struct cursor *c, size_t n, struct cursor *sub)
 	return 0;
 }
 
-/* Host name: 1..253 bytes, labels 1..63 of letters, digits, '-', '_'. */
+/*
+ * Host name: 1..253 bytes, labels 1..63 of letters, digits, '-', '_'; one
+ * trailing dot (a fully qualified name) is dropped, as capsem.toml(5)
+ * says names are matched.
+ */
 static int
 copy_host(struct clienthello *ch, const uint8_t *name, size_t len)
 {
 	size_t	 i, label = 0;
 
+	if (len > 1 && name[len - 1] == '.')
+		len--;
 	if (len == 0 || len > CH_HOST_MAX)
 		return -1;
 	for (i = 0; i < len; i++) {

@@ -652,7 +652,8 @@ conn_run(struct np_conn *c)
 }
 
 void
-conn_on_verdict(struct np_conn *c, const struct msg_verdict *v)
+conn_on_verdict(struct np_conn *c, const struct msg_verdict *v,
+    const char *npath, size_t npathlen)
 {
 	switch (c->state) {
 	case CS_CONN_CHECK:
@@ -678,8 +679,17 @@ conn_on_verdict(struct np_conn *c, const struct msg_verdict *v)
 		c->req_allowed = v->allow == VERDICT_ALLOW;
 		if (v->allow != VERDICT_ALLOW)
 			respond(c, 403, "request denied by policy", v);
-		else
+		else if (npathlen == 0 || (npath[0] != '/' &&
+		    !(npathlen == 1 && npath[0] == '*')) ||
+		    npathlen >= sizeof(c->npath)) {
+			/* forwarded only with the path that was judged */
+			c->req_allowed = false;
+			respond(c, 502, "policy sent no checked path", NULL);
+		} else {
+			memcpy(c->npath, npath, npathlen);
+			c->npath[npathlen] = '\0';
 			start_upstream(c);
+		}
 		break;
 	case CS_DNS_CHECK:
 		dns_conn_verdict(c, v);

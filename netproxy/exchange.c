@@ -94,19 +94,26 @@ exchange_start(struct np_conn *c)
 	struct np_buf	*out = &c->up->end.out;
 	const struct np_credential *drop = credential_for(c->np, c->host);
 	const struct np_credential *cred = credential_to_inject(c, buf);
-	size_t		 i;
+	const uint8_t	*query;
+	size_t		 i, qlen = 0;
 	int		 r;
 
 	/*
-	 * An absolute-form target with an empty path ("https://h?q=1") has
-	 * origin "?q=1": its path is "/" (RFC 9112 3.2.1), the path the
-	 * policy judged, so "/?q=1" goes out.
+	 * What was checked is what goes: the path policyd judged (its
+	 * normal form; "/" for an absolute-form target with an empty path,
+	 * RFC 9112 3.2.1), the query as sent, the host name checked.
 	 */
-	r = buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\nHost: %.*s\r\n",
-	    (int)req->method.len, buf + req->method.off,
-	    req->origin.len == 0 || buf[req->origin.off] == '?' ? "/" : "",
-	    (int)req->origin.len, (const char *)buf + req->origin.off,
-	    (int)req->host.len, buf + req->host.off);
+	query = memchr(buf + req->origin.off, '?', req->origin.len);
+	if (query != NULL)
+		qlen = req->origin.len - (size_t)(query - (buf +
+		    req->origin.off));
+	r = buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\nHost: %s",
+	    (int)req->method.len, buf + req->method.off, c->npath,
+	    (int)qlen, query != NULL ? (const char *)query : "", c->host);
+	if (r == 0 && c->port != (c->kind == CONN_HTTPS ? 443 : 80))
+		r = buf_printf(out, ":%u", c->port);
+	if (r == 0)
+		r = buf_printf(out, "\r\n");
 	for (i = 0; r == 0 && i < req->head.nfields; i++) {
 		const struct http_field *f = &req->head.fields[i];
 
@@ -281,6 +288,9 @@ forward_response_head(struct np_conn *c)
 			r = buf_printf(out, "Transfer-Encoding: chunked\r\n");
 		if (r == 0 && !c->client_keep_alive)
 			r = buf_printf(out, "Connection: close\r\n");
+		else if (r == 0 && c->req.head.version_minor == 0)
+			/* an HTTP/1.0 client closes unless told otherwise */
+			r = buf_printf(out, "Connection: keep-alive\r\n");
 	}
 	if (r == 0)
 		r = buf_printf(out, "\r\n");

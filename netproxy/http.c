@@ -398,6 +398,39 @@ http_host_split(const uint8_t *val, size_t len, char *name, size_t namecap,
 	return 0;
 }
 
+/*
+ * A field name that reads as a framing or routing field once '_' is taken
+ * for '-' (Transfer_Encoding, Content_Length, Host): some servers and CGI
+ * gateways map one to the other, so the proxy and the upstream would
+ * disagree on the framing.  Refused.
+ */
+static bool
+aliases_framing(const uint8_t *buf, struct http_span name)
+{
+	static const char *const framing[] = {
+		"transfer-encoding", "content-length", "host",
+	};
+	const uint8_t	*p = buf + name.off;
+	size_t		 i, k;
+	bool		 underscore = false;
+
+	for (i = 0; i < name.len; i++)
+		if (p[i] == '_')
+			underscore = true;
+	if (!underscore)
+		return false;
+	for (k = 0; k < sizeof(framing) / sizeof(framing[0]); k++) {
+		if (strlen(framing[k]) != name.len)
+			continue;
+		for (i = 0; i < name.len; i++)
+			if ((p[i] == '_' ? '-' : lower(p[i])) != framing[k][i])
+				break;
+		if (i == name.len)
+			return true;
+	}
+	return false;
+}
+
 /* request-target bytes: visible ASCII, no '#' (fragments are never sent) */
 static bool
 target_ok(const uint8_t *p, size_t len)
@@ -550,6 +583,8 @@ http_request_parse(struct http_request *req, const uint8_t *buf, size_t len)
 	for (i = 0; i < h->nfields; i++) {
 		struct http_field *f = &h->fields[i];
 
+		if (aliases_framing(buf, f->name))
+			return request_fail(req, HTTP_E_HEADER_NAME);
 		if (http_span_eq(buf, f->name, "host")) {
 			char	 name[256];
 			uint16_t port;

@@ -107,19 +107,23 @@ policyd_verdict(void *ctx, struct imsg *imsg)
 	struct netproxy *np = ctx;
 	struct msg_verdict v;
 	struct np_conn	*c = np_conn_lookup(np, imsg->hdr.peerid);
+	const char	*npath = (const char *)imsg->data + sizeof(v);
+	size_t		 npathlen = imsg->len - sizeof(v);
 
 	memcpy(&v, imsg->data, sizeof(v));
 	if (!imsg_str_ok(v.rule, sizeof(v.rule)) ||
-	    !imsg_str_ok(v.file, sizeof(v.file)))
+	    !imsg_str_ok(v.file, sizeof(v.file)) ||
+	    memchr(npath, '\0', npathlen) != NULL)
 		fatalx("policyd: malformed verdict");
 	if (v.allow != VERDICT_ALLOW)
 		v.allow = VERDICT_DENY;		/* anything else denies */
 	if (c != NULL)
-		conn_on_verdict(c, &v);
+		conn_on_verdict(c, &v, npath, npathlen);
 }
 
 static const struct imsg_handler policyd_handlers[] = {
-	{ MSG_VERDICT, sizeof(struct msg_verdict), sizeof(struct msg_verdict),
+	{ MSG_VERDICT, sizeof(struct msg_verdict),
+	    sizeof(struct msg_verdict) + MSG_PATH_MAX + 1,
 	    IMSG_FD_NONE, policyd_verdict },
 };
 

@@ -266,6 +266,7 @@ struct np_conn {
 	struct msg_verdict req_verdict;
 	bool		 req_allowed;	/* this request passed REQUEST_CHECK */
 	bool		 req_audited;	/* this request's outcome line is sent */
+	char		 npath[MSG_PATH_MAX + 2];	/* the path it passed with */
 	uint64_t	 started_us;	/* this request */
 	uint64_t	 bytes_in;	/* this request, from the guest */
 	uint64_t	 bytes_out;	/* this request, to the guest */
@@ -353,7 +354,8 @@ void	end_close(struct netproxy *, struct np_end *);
 
 /* conn.c */
 void	conn_new(struct netproxy *, const struct msg_stream_new *, int fd);
-void	conn_on_verdict(struct np_conn *, const struct msg_verdict *);
+void	conn_on_verdict(struct np_conn *, const struct msg_verdict *,
+	    const char *npath, size_t npathlen);
 void	conn_on_mint(struct np_conn *, const struct np_minted *,
 	    const char *error);
 void	conn_policyd_gone(struct np_conn *);

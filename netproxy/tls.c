@@ -103,6 +103,8 @@ sni_callback(void *arg, mbedtls_ssl_context *ssl, const unsigned char *name,
 
 	if (c == NULL || c->cert == NULL || !tls->have_key)
 		return -1;
+	if (len > 1 && name[len - 1] == '.')
+		len--;		/* one trailing dot, as clienthello.c */
 	if (len != strlen(c->sni) || strncasecmp((const char *)name, c->sni,
 	    len) != 0)
 		return -1;

@@ -204,6 +204,8 @@ struct ptable {
 	unsigned	 allow_line;
 	int		 default_verdict;	/* -1 unset */
 	unsigned	 default_line;
+	int		 path_parameters;	/* -1 unset, 0, 1 */
+	unsigned	 path_parameters_line;
 };
 
 /* What one file contributes. */
@@ -324,6 +326,9 @@ side_build(struct side *sd, const struct config *cfg, char *err, size_t errlen)
 		t->file = sd->file;
 		t->line = h->line;
 		t->default_verdict = -1;
+		t->path_parameters = h->path_parameters.set ?
+		    h->path_parameters.v : -1;
+		t->path_parameters_line = h->path_parameters.line;
 		if (h->default_verdict.s != NULL) {
 			t->default_verdict = verdict_word(h->default_verdict.s);
 			t->default_line = h->default_verdict.line;
@@ -671,12 +676,25 @@ policy_request_check(const struct policy *p, const char *host, uint16_t port,
     const char *method, const char *path, size_t pathlen,
     struct msg_verdict *v)
 {
-	char	 norm[CONFIG_HOST_MAX + 1], npath[MSG_PATH_MAX + 2];
+	char	 npath[MSG_PATH_MAX + 2];
+
+	policy_request_check_path(p, host, port, method, path, pathlen, npath,
+	    sizeof(npath), v);
+}
+
+void
+policy_request_check_path(const struct policy *p, const char *host,
+    uint16_t port, const char *method, const char *path, size_t pathlen,
+    char *npath, size_t npathlen, struct msg_verdict *v)
+{
+	char	 norm[CONFIG_HOST_MAX + 1];
 	const char *why;
 	const struct ptable *ut, *ct, *dt;
 	const struct prule *r;
 	struct pathsegs ps;
+	bool	 params;
 
+	npath[0] = '\0';
 	if (p == NULL) {
 		set_verdict(v, VERDICT_DENY, POLICY_BUILTIN_FILE, 0,
 		    "no policy loaded");
@@ -692,19 +710,28 @@ policy_request_check(const struct policy *p, const char *host, uint16_t port,
 		    "invalid method (methods are upper-case tokens)");
 		return;
 	}
-	if (path_normalize(path, pathlen, npath, sizeof(npath), &why,
-	    false) == -1) {
+	ct = table_for(&p->side[SIDE_CORP], norm);
+	ut = table_for(&p->side[SIDE_USER], norm);
+	/* ';' parameters: only where a table opts in, corp first */
+	params = ct != NULL && ct->path_parameters != -1 ?
+	    ct->path_parameters == 1 : ut != NULL && ut->path_parameters == 1;
+	if (pathlen == 1 && path[0] == '*' && strcmp(method, "OPTIONS") == 0)
+		snprintf(npath, npathlen, "*");	/* asterisk-form, RFC 9112 3.2.4 */
+	else if (path_normalize(path, pathlen, npath, npathlen, &why,
+	    params ? PATH_REQUEST_PARAMS : PATH_REQUEST) == -1) {
+		npath[0] = '\0';
 		set_verdict(v, VERDICT_DENY, POLICY_BUILTIN_FILE, 0,
 		    "ambiguous path: %s", why);
 		return;
 	}
 	if (!split_path(npath, &ps)) {
+		npath[0] = '\0';
 		set_verdict(v, VERDICT_DENY, POLICY_BUILTIN_FILE, 0,
 		    "ambiguous path: too many segments");
 		return;
 	}
-	ct = table_for(&p->side[SIDE_CORP], norm);
-	ut = table_for(&p->side[SIDE_USER], norm);
+	if (params)
+		strip_parameters(&ps);	/* matched without them */
 	if (ct == NULL && ut == NULL)
 		return;		/* no request rules: the host verdict */
 	if (ct != NULL && (r = first_match(ct->deny, ct->ndeny, method,
@@ -817,6 +844,11 @@ policy_show(const struct policy *p, FILE *fp)
 				    "allow" : "deny");
 				show_line(fp, buf, t->file, t->default_line);
 			}
+			if (t->path_parameters != -1)
+				show_line(fp, t->path_parameters ?
+				    "  path_parameters = true" :
+				    "  path_parameters = false", t->file,
+				    t->path_parameters_line);
 		}
 	}
 	for (i = 0; i < p->ncreds; i++) {

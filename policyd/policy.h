@@ -76,6 +76,15 @@ void	policy_request_check(const struct policy *, const char *host,
 	    uint16_t port, const char *method, const char *path, size_t pathlen,
 	    struct msg_verdict *);
 
+/*
+ * The same, and the normalised path the verdict judged, in npath (at
+ * least MSG_PATH_MAX + 2 bytes): the path an allowed request is forwarded
+ * with.  npath is "" when the path was not normalised (denied).
+ */
+void	policy_request_check_path(const struct policy *, const char *host,
+	    uint16_t port, const char *method, const char *path, size_t pathlen,
+	    char *npath, size_t npathlen, struct msg_verdict *);
+
 /* The merged policy, one entry a line with its file:line. */
 void	policy_show(const struct policy *, FILE *);
 
@@ -104,8 +113,10 @@ const struct policy_credential *policy_credential(const struct policy *,
  * query string, decode percent-encoded unreserved bytes, upper-case the
  * hex of the others, remove dot segments.  Returns 0 with a NUL-terminated
  * path in out, or -1 with *why set for an ambiguous or invalid target
- * (encoded '/', '\\' or NUL, bad escape, empty segment, raw byte outside
- * printable ASCII, no leading '/', too long).
+ * (encoded '/', '\\', ';' or NUL, a double-encoded escape "%25XX",
+ * escapes that are not shortest-form UTF-8, bad escape, empty segment,
+ * ';' (path parameters), raw byte outside printable ASCII, no leading
+ * '/', too long).
  */
 int	policy_path_normalize(const char *in, size_t len, char *out,
 	    size_t outlen, const char **why);

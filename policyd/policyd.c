@@ -148,6 +148,7 @@ netproxy_request_check(void *ctx, struct imsg *imsg)
 	struct msg_request_check rc;
 	struct msg_verdict v;
 	const char *path;
+	char	 npath[MSG_PATH_MAX + 2];
 
 	memcpy(&rc, imsg->data, sizeof(rc));
 	if (rc.path_len != imsg->len - sizeof(rc))
@@ -159,11 +160,18 @@ netproxy_request_check(void *ctx, struct imsg *imsg)
 		fatalx("REQUEST_CHECK from netproxy %u: unterminated string",
 		    peer->instance);
 	path = (const char *)imsg->data + sizeof(rc);
-	policy_request_check(pd->policy, rc.host, rc.port, rc.method,
-	    path, rc.path_len, &v);
+	policy_request_check_path(pd->policy, rc.host, rc.port, rc.method,
+	    path, rc.path_len, npath, sizeof(npath), &v);
 	count_and_audit(pd, "request", rc.host, rc.port, rc.method, path,
 	    rc.path_len, &v);
-	send_verdict(peer, imsg->hdr.peerid, &v);
+	/* an allowed request is forwarded with the path judged */
+	if (v.allow == VERDICT_ALLOW && (npath[0] == '/' ||
+	    strcmp(npath, "*") == 0)) {
+		if (imsgev_compose2(&peer->iev, MSG_VERDICT, imsg->hdr.peerid,
+		    -1, &v, sizeof(v), npath, strlen(npath)) == -1)
+			fatal("send to netproxy %u", peer->instance);
+	} else
+		send_verdict(peer, imsg->hdr.peerid, &v);
 }
 
 static void

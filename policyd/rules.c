@@ -21,18 +21,81 @@ unreserved(int c)
 }
 
 /*
+ * UTF-8 carried in percent escapes: a decoder behind the proxy may turn
+ * an overlong form (%c0%ae for '.') into ASCII, so only the shortest form
+ * of a scalar value is accepted (RFC 3629 table, no surrogates).
+ * need: continuation bytes still expected; lo, hi: the next one's range.
+ */
+struct utf8_state {
+	int	 need;
+	int	 lo;
+	int	 hi;
+};
+
+static bool
+utf8_step(struct utf8_state *u, int c)
+{
+	if (u->need > 0) {
+		if (c < u->lo || c > u->hi)
+			return false;
+		u->need--;
+		u->lo = 0x80;
+		u->hi = 0xbf;
+		return true;
+	}
+	if (c < 0x80)
+		return true;
+	u->lo = 0x80;
+	u->hi = 0xbf;
+	if (c >= 0xc2 && c <= 0xdf)
+		u->need = 1;
+	else if (c >= 0xe0 && c <= 0xef) {
+		u->need = 2;
+		if (c == 0xe0)
+			u->lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			u->hi = 0x9f;	/* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		u->need = 3;
+		if (c == 0xf0)
+			u->lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			u->hi = 0x8f;	/* above U+10FFFF */
+	} else
+		return false;	/* continuation, C0, C1, F5..FF */
+	return true;
+}
+
+/*
+ * Does the decoded segment seg[0..s) end in "%25" and two hex digits, an
+ * escape a second decoder would decode again (%2561, %25%36%31 -> 'a')?
+ */
+static bool
+double_encoded(const char *seg, size_t s)
+{
+	return s >= 5 && memcmp(seg + s - 5, "%25", 3) == 0 &&
+	    hex_digit_value((unsigned char)seg[s - 2]) >= 0 &&
+	    hex_digit_value((unsigned char)seg[s - 1]) >= 0;
+}
+
+static const char double_why[] =
+    "double-encoded escape ('%25' and two hex digits) in path";
+
+/*
  * The normaliser.  for_rule: '*' is a wildcard (kept), dot segments and
  * empty segments are errors rather than resolved.
  */
 int
 path_normalize(const char *in, size_t len, char *out, size_t outlen,
-    const char **why, bool for_rule)
+    const char **why, enum path_mode mode)
 {
 	char	 seg[MSG_PATH_MAX + 1];
-	const char *q, *end, *segstart, *segend;
-	size_t	 o = 0, s, i;
+	const char *q, *end, *segstart, *segend, *semi;
+	size_t	 o = 0, s, i, base;
+	bool	 for_rule = mode == PATH_RULE;
 	bool	 last, trailing = false;
 	int	 hi, lo, c;
+	struct utf8_state u8;
 
 	*why = NULL;
 	if ((q = memchr(in, '?', len)) != NULL)
@@ -52,8 +115,13 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 			segend = end;
 		last = segend == end;
 		/* decode one segment */
+		memset(&u8, 0, sizeof(u8));
 		for (s = 0, i = 0; segstart + i < segend; i++) {
 			c = (unsigned char)segstart[i];
+			if (c != '%' && u8.need > 0) {
+				*why = "invalid UTF-8 in percent escapes";
+				return -1;
+			}
 			if (c == '%') {
 				if (i + 2 >= (size_t)(segend - segstart) ||
 				    (hi = hex_digit_value((unsigned char)segstart[i + 1])) < 0 ||
@@ -75,12 +143,24 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 					*why = "encoded '\\' in path";
 					return -1;
 				}
+				if (c == ';') {
+					*why = "encoded ';' in path";
+					return -1;
+				}
+				if (!utf8_step(&u8, c)) {
+					*why = "invalid UTF-8 in percent escapes";
+					return -1;
+				}
 				if (unreserved(c))
 					seg[s++] = (char)c;
 				else {
 					seg[s++] = '%';
 					seg[s++] = "0123456789ABCDEF"[c >> 4];
 					seg[s++] = "0123456789ABCDEF"[c & 15];
+				}
+				if (double_encoded(seg, s)) {
+					*why = double_why;
+					return -1;
 				}
 				continue;
 			}
@@ -96,9 +176,28 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 				*why = "'#' in path";
 				return -1;
 			}
+			if (c == ';' && mode != PATH_REQUEST_PARAMS) {
+				*why = "';' in path (path parameters)";
+				return -1;
+			}
 			seg[s++] = (char)c;
+			if (double_encoded(seg, s)) {
+				*why = double_why;
+				return -1;
+			}
+		}
+		if (u8.need > 0) {
+			*why = "invalid UTF-8 in percent escapes";
+			return -1;
 		}
 		seg[s] = '\0';
+		/* parameters (opted in): the segment proper ends at ';' */
+		base = (semi = strchr(seg, ';')) != NULL ? (size_t)(semi - seg) : s;
+		if (base == 0 && s > 0) {
+			*why = "path parameters on an empty segment";
+			return -1;
+		}
+		seg[base] = '\0';
 		if (strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0) {
 			if (for_rule) {
 				*why = "dot segment in rule path";
@@ -118,6 +217,7 @@ path_normalize(const char *in, size_t len, char *out, size_t outlen,
 			}
 			trailing = true;
 		} else {
+			seg[base] = s > base ? ';' : '\0';
 			out[o++] = '/';
 			memcpy(out + o, seg, s);
 			o += s;
@@ -136,7 +236,7 @@ int
 policy_path_normalize(const char *in, size_t len, char *out, size_t outlen,
     const char **why)
 {
-	return path_normalize(in, len, out, outlen, why, false);
+	return path_normalize(in, len, out, outlen, why, PATH_REQUEST);
 }
 
 bool
@@ -205,7 +305,7 @@ rule_parse(const char *text, struct prule *r, const char **why)
 		return -1;
 	}
 	if (path_normalize(path, strlen(path), norm, sizeof(norm), why,
-	    true) == -1)
+	    PATH_RULE) == -1)
 		return -1;
 	for (p = norm + 1; ; p = segend + 1) {
 		if ((segend = strchr(p, '/')) == NULL)
@@ -268,6 +368,9 @@ split_path(const char *npath, struct pathsegs *ps)
 	const char *p, *e;
 
 	ps->n = 0;
+	ps->asterisk = strcmp(npath, "*") == 0;
+	if (ps->asterisk)
+		return true;
 	for (p = npath + 1; ; p = e + 1) {
 		if ((e = strchr(p, '/')) == NULL)
 			e = p + strlen(p);
@@ -279,6 +382,17 @@ split_path(const char *npath, struct pathsegs *ps)
 		if (*e == '\0')
 			return true;
 	}
+}
+
+void
+strip_parameters(struct pathsegs *ps)
+{
+	const char *semi;
+	size_t	 i;
+
+	for (i = 0; i < ps->n; i++)
+		if ((semi = memchr(ps->p[i], ';', ps->len[i])) != NULL)
+			ps->len[i] = (size_t)(semi - ps->p[i]);
 }
 
 /* '**' matches any number of segments: greedy match with backtracking
@@ -313,6 +427,8 @@ rule_match(const struct prule *r, const char *method,
 {
 	if (strcmp(r->method, "*") != 0 && strcmp(r->method, method) != 0)
 		return false;
+	if (ps->asterisk)
+		return r->any_path;
 	return r->any_path || segs_match(r, ps);
 }
 
@@ -331,7 +447,8 @@ policy_rule_match_text(const char *rule, const char *method,
 		*why = "out of memory";
 		return -1;
 	}
-	rc = npath[0] == '/' && split_path(npath, ps) &&
+	rc = (npath[0] == '/' || strcmp(npath, "*") == 0) &&
+	    split_path(npath, ps) &&
 	    rule_match(&r, method, ps);
 	free(ps);
 	rule_free(&r);

@@ -63,7 +63,7 @@ check_accepted(const uint8_t *data, size_t size, enum ca_name_kind kind)
 
 		if (kind == CA_NAME_DNS &&
 		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.'))
+		    c == '-' || c == '_' || c == '.'))
 			abort();
 		if (kind != CA_NAME_DNS &&
 		    !((c >= 'a' && c <= 'f') || (c >= '0' && c <= '9') ||

@@ -3,7 +3,8 @@
  * Input: "RULE\nMETHOD\nTARGET" (TARGET may hold any bytes).  Checks:
  * the normaliser never reports success with an ambiguous result (a
  * normalised path starts with '/', has no "//", no dot segment, no '?',
- * and normalising it again gives the same path).
+ * no ';', and normalising it again gives the same path: so no escape
+ * that is double-encoded or not shortest-form UTF-8 either).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@ check_normal(const char *n)
 	size_t	 len = strlen(n);
 
 	if (n[0] != '/' || strstr(n, "//") != NULL || strchr(n, '?') ||
+	    strchr(n, ';') != NULL ||
 	    strstr(n, "/./") != NULL || strstr(n, "/../") != NULL ||
 	    (len >= 2 && strcmp(n + len - 2, "/.") == 0) ||
 	    (len >= 3 && strcmp(n + len - 3, "/..") == 0))

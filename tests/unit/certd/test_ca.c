@@ -93,6 +93,8 @@ START_TEST(test_names_accepted)
 		{ "localhost", CA_NAME_DNS },
 		{ "xn--bcher-kva.example", CA_NAME_DNS },
 		{ "a-b.c-d.e9", CA_NAME_DNS },
+		{ "a_b.example", CA_NAME_DNS },
+		{ "_dmarc.example.com", CA_NAME_DNS },
 		{ "0.example", CA_NAME_DNS },
 		{ "1.2.3.com", CA_NAME_DNS },
 		{ "127.0.0.1", CA_NAME_IPV4 },
@@ -123,7 +125,7 @@ END_TEST
 START_TEST(test_names_refused)
 {
 	static const char *bad[] = {
-		"", "*.a.com", "A.com", "a..b", ".a", "a.", "-a", "a-", "a_b",
+		"", "*.a.com", "A.com", "a..b", ".a", "a.", "-a", "a-",
 		"a b", "a/b", "1.2.3", "300.1.1.1", "[::1]", "::1%lo", "a:b",
 		"caf\xc3\xa9", "a,cn=x", "a=b", "\x7f",
 	};

@@ -169,7 +169,7 @@ END_TEST
 START_TEST(test_bad_names)
 {
 	static const char *const bad[] = {
-		"a..b", ".a", "a.", "a b", "a/b", "a\xc3\xa9",
+		"a..b", ".a", "a..", ".", "a b", "a/b", "a\xc3\xa9",
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
 	};
 	struct bb bb;
@@ -183,6 +183,25 @@ START_TEST(test_bad_names)
 		ck_assert_msg(clienthello_parse(bb.b, bb.n, &ch) == CH_BAD,
 		    "accepted %s", bad[i]);
 	}
+}
+END_TEST
+
+/* One trailing dot is the same name (capsem.toml(5)); issue 18. */
+START_TEST(test_trailing_dot)
+{
+	struct bb bb;
+	struct clienthello ch;
+	uint8_t exts[512];
+	size_t n;
+
+	n = ext_sni(exts, "API.Example.test.");
+	build(&bb, exts, n, 1);
+	ck_assert_int_eq(clienthello_parse(bb.b, bb.n, &ch), CH_OK);
+	ck_assert_str_eq(ch.host, "api.example.test");
+	n = ext_sni(exts, "a_b.example.");
+	build(&bb, exts, n, 1);
+	ck_assert_int_eq(clienthello_parse(bb.b, bb.n, &ch), CH_OK);
+	ck_assert_str_eq(ch.host, "a_b.example");
 }
 END_TEST
 
@@ -306,6 +325,7 @@ main(void)
 	tcase_add_test(tc, test_no_sni);
 	tcase_add_test(tc, test_not_tls);
 	tcase_add_test(tc, test_bad_names);
+	tcase_add_test(tc, test_trailing_dot);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_fragmented);
 	tcase_add_test(tc, test_alpn_bounds);

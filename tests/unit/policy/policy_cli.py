@@ -62,7 +62,8 @@ with tempfile.TemporaryDirectory() as home:
     expect('corp ceiling', run(env, 'check', 'https://api.example.com/'), 1,
            (f'source: {corp}:3',))
     expect('show lists entries with origins', run(env, 'show'), 0,
-           (f'{corp}:4', f'{user}:15', 'GET /repos/**'))
+           (f'{corp}:4', f'{user}:15', 'GET /repos/**',
+            'path_parameters = true'))
     with open(corp, 'a') as f:
         f.write('[vm]\ncpus = "two"\n')
     expect('broken corp file is a config error',

@@ -173,6 +173,71 @@ START_TEST(sni_must_match)
 }
 END_TEST
 
+/*
+ * "OPTIONS *" (asterisk-form): matched only by rules whose path is a lone
+ * "*", and forwarded as "*"; issue 18.
+ */
+START_TEST(options_asterisk)
+{
+	struct policy *p = build_pair("user-basic.toml", NULL);
+	struct msg_verdict v;
+	char	 npath[MSG_PATH_MAX + 2];
+
+	/* no table: the host verdict */
+	policy_request_check_path(p, "github.com", 443, "OPTIONS", "*", 1,
+	    npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_ALLOW);
+	ck_assert_str_eq(npath, "*");
+	/* "PUT *" does not match OPTIONS; default = "allow" */
+	policy_request_check_path(p, "registry.npmjs.org", 443, "OPTIONS",
+	    "*", 1, npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_ALLOW);
+	ck_assert_uint_eq(v.line, 28);
+	/* the table's rules all have paths: no rule matched, deny */
+	policy_request_check_path(p, "raw.github.com", 443, "OPTIONS", "*", 1,
+	    npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_DENY);
+	ck_assert_uint_eq(v.line, 22);
+	/* "DELETE *" would match any method's "*" but not OPTIONS */
+	policy_request_check_path(p, "api.github.com", 443, "OPTIONS", "*", 1,
+	    npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_DENY);
+	ck_assert_uint_eq(v.line, 20);
+	/* only OPTIONS has an asterisk-form */
+	policy_request_check_path(p, "github.com", 443, "GET", "*", 1,
+	    npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_DENY);
+	ck_assert_str_eq(npath, "");
+	ck_assert_int_eq(policy_rule_match_text("OPTIONS *", "OPTIONS", "*",
+	    &(const char *){ NULL }), 1);
+	ck_assert_int_eq(policy_rule_match_text("OPTIONS /**", "OPTIONS", "*",
+	    &(const char *){ NULL }), 0);
+	policy_free(p);
+}
+END_TEST
+
+/* path_parameters = true: kept in the forwarded path, not matched */
+START_TEST(path_parameters_opt_in)
+{
+	struct policy *p = build_pair("user-basic.toml", NULL);
+	struct msg_verdict v;
+	char	 npath[MSG_PATH_MAX + 2];
+	const char *path = "/x/..;y/a;k=v/%62;%7e";
+
+	policy_request_check_path(p, "jsp.github.com", 443, "GET", path,
+	    strlen(path), npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_ALLOW);
+	ck_assert_str_eq(npath, "/a;k=v/b;~");
+	/* the same path where no table opts in */
+	policy_request_check_path(p, "raw.github.com", 443, "GET", path,
+	    strlen(path), npath, sizeof(npath), &v);
+	ck_assert_uint_eq(v.allow, VERDICT_DENY);
+	ck_assert_str_eq(v.rule, "ambiguous path: ';' in path (path "
+	    "parameters)");
+	policy_free(p);
+}
+END_TEST
+
 START_TEST(no_policy_denies)
 {
 	struct msg_verdict v;
@@ -204,7 +269,27 @@ static const struct {
 	{ "/a%3fb", "/a%3Fb" },
 	{ "/a?x=/../y", "/a" },
 	{ "/a/...", "/a/..." },
-	{ "/a;b=c", "/a;b=c" },
+	{ "/a;b=c", NULL },		/* path parameters (issue 18) */
+	{ "/x/..;/admin", NULL },
+	{ "/a%3bb", NULL },
+	{ "/x/%c0%ae%c0%ae/admin", NULL },	/* overlong '.' */
+	{ "/%e0%80%ae", NULL },
+	{ "/%f0%80%80%ae", NULL },
+	{ "/%ed%b0%80", NULL },		/* surrogate */
+	{ "/%f4%90%80%80", NULL },	/* above U+10FFFF */
+	{ "/%c3", NULL },		/* truncated */
+	{ "/%c3x", NULL },
+	{ "/%c3%c3%a9", NULL },
+	{ "/%a9", NULL },		/* lone continuation */
+	{ "/%2561dmin", NULL },		/* double-encoded */
+	{ "/%252e%252e/x", NULL },
+	{ "/%25%36%31dmin", NULL },	/* %2561 once decoded */
+	{ "/%25%3", NULL },
+	{ "/caf%c3%a9", "/caf%C3%A9" },
+	{ "/%F0%9F%98%80", "/%F0%9F%98%80" },
+	{ "/%ef%bf%bf", "/%EF%BF%BF" },
+	{ "/100%25", "/100%25" },
+	{ "/%25zz", "/%25zz" },
 	{ "", NULL },
 	{ "a/b", NULL },
 	{ "/a%2fb", NULL },
@@ -456,6 +541,8 @@ main(void)
 	tcase_add_test(tc, verdict_table);
 	tcase_add_test(tc, verdict_names_rule);
 	tcase_add_test(tc, sni_must_match);
+	tcase_add_test(tc, options_asterisk);
+	tcase_add_test(tc, path_parameters_opt_in);
 	tcase_add_test(tc, no_policy_denies);
 	tcase_add_loop_test(tc, path_normalize, 0,
 	    (int)(sizeof(paths) / sizeof(paths[0])));

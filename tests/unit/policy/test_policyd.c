@@ -164,10 +164,23 @@ request_check(struct imsgbuf *np, const char *host, const char *method,
 	send_msg(np, MSG_REQUEST_CHECK, id, -1, &rc, sizeof(rc), path,
 	    strlen(path));
 	recv_msg(np, m);
-	if (m->type != MSG_VERDICT || m->len != sizeof(v) || m->peerid != id)
+	if (m->type != MSG_VERDICT || m->len < sizeof(v) || m->peerid != id)
 		fail("expected VERDICT %u", id);
 	memcpy(&v, m->data, sizeof(v));
 	return v;
+}
+
+/* An allowed request's verdict carries the path it was judged with. */
+static void
+expect_npath(const struct msgcopy *m, const char *npath)
+{
+	size_t	 n = m->len - sizeof(struct msg_verdict);
+
+	if (n != strlen(npath) || memcmp(m->data + sizeof(struct msg_verdict),
+	    npath, n) != 0)
+		fail("verdict path \"%.*s\", expected \"%s\"", (int)n,
+		    (const char *)m->data + sizeof(struct msg_verdict), npath);
+	printf("ok   verdict path \"%s\"\n", npath);
 }
 
 static void
@@ -253,9 +266,11 @@ main(void)
 	expect_verdict(&v, 0, "user.toml", 10, "blocked host");
 	v = request_check(&np, "api.github.com", "DELETE", "/repos/o/r", 4, &m);
 	expect_verdict(&v, 0, "user.toml", 13, "denied request");
-	v = request_check(&np, "api.github.com", "GET", "/x/../repos/o?a=b",
+	expect_npath(&m, "");
+	v = request_check(&np, "api.github.com", "GET", "/x/../repos/%6f?a=b",
 	    5, &m);
 	expect_verdict(&v, 1, "user.toml", 15, "allowed request");
+	expect_npath(&m, "/repos/o");
 
 	/* a bad file keeps the old policy */
 	send_file(&parent, POLICY_ORIGIN_USER, true, "user.toml",
