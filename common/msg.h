@@ -50,7 +50,7 @@ enum msg_type {
 	MSG_AUDIT_FD,		/* parent -> policyd: empty + fd of audit.jsonl */
 	MSG_CONN_CHECK,		/* netproxy -> policyd: struct msg_conn_check; peerid = request id */
 	MSG_REQUEST_CHECK,	/* netproxy -> policyd: struct msg_request_check + path bytes */
-	MSG_VERDICT,		/* policyd -> netproxy/parent: struct msg_verdict; peerid echoed;
+	MSG_VERDICT,		/* policyd -> netproxy: struct msg_verdict; peerid echoed;
 				 * an allowed REQUEST_CHECK: + the normalised path judged */
 	MSG_AUDIT_EVENT,	/* netproxy -> policyd: struct msg_audit_event */
 
