@@ -70,6 +70,16 @@ def curl(proxy_port, path, *extra, host=HOST):
     return code, body, r.stderr.decode()
 
 
+def curl_head(proxy_port, host, path='/x', *extra):
+    """curl -D - for https://host/path through the proxy: the response
+    head and body as bytes, and curl's stderr."""
+    r = run(['curl', '-sS', '--max-time', '20', '--cacert', CA,
+             '--connect-to', '%s:443:127.0.0.1:%d' % (host, proxy_port),
+             '-D', '-', '-o', '-'] + list(extra) +
+            ['https://%s%s' % (host, path)])
+    return r.stdout, r.stderr.decode()
+
+
 def decode_case(text):
     out = bytearray()
     i = 0
@@ -519,10 +529,7 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
         check('OPTIONS * allowed by "* *" reaches the upstream',
               resp.startswith(b'HTTP/1.1 501') and b'BaseHTTP' in resp,
               repr(resp))
-        r = run(['curl', '-sS', '--max-time', '20', '--cacert', CA,
-                 '--connect-to', 'denied.example.test:443:127.0.0.1:%d' % pport,
-                 '-D', '-', '-o', '-', 'https://denied.example.test/x'])
-        out = r.stdout
+        out, _ = curl_head(pport, 'denied.example.test')
         check('denied host -> 403 naming the rule and file:line',
               out.startswith(b'HTTP/1.1 403') and
               b'denied.example.test' in out and
@@ -548,16 +555,12 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
             resp = repr(e).encode()
         check('SNI with a trailing dot is served', resp.startswith(
               b'HTTP/1.1 200') and resp.endswith(b'ok GET /dot'), repr(resp))
-        r = run(['curl', '-sS', '--max-time', '20', '--cacert', CA,
-                 '--connect-to', 'under_score.example.test:443:127.0.0.1:%d'
-                 % pport, '-D', '-', '-o', '-',
-                 'https://under_score.example.test/x'])
-        out = r.stdout
+        out, err = curl_head(pport, 'under_score.example.test')
         check("SNI with '_' -> explained 403",
               out.startswith(b'HTTP/1.1 403') and
               b'under_score.example.test' in out and
               re.search(rb'(?i)capsem-verdict: deny', out),
-              repr(out) + r.stderr.decode())
+              repr(out) + err)
         code, body, err = curl(pport, '/thing', '-X', 'DELETE')
         check('denied method -> 403', code == '403' and b'DELETE' in body
               and b'rule' in body, '%s %r' % (code, body))
@@ -642,11 +645,7 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
             out = dig(name, 'AAAA')
             check('dig AAAA denied %s -> empty NOERROR' % name,
                   'status: NOERROR' in out and 'ANSWER: 0' in out, out)
-        r = run(['curl', '-sS', '--max-time', '20', '--cacert', CA,
-                 '--connect-to', 'nolist.example.test:443:127.0.0.1:%d'
-                 % pport, '-D', '-', '-o', '-',
-                 'https://nolist.example.test/x'])
-        out = r.stdout
+        out, _ = curl_head(pport, 'nolist.example.test')
         check('default-deny host -> 403 naming the rule and file:line',
               out.startswith(b'HTTP/1.1 403') and
               b'rule: default = "deny"' in out and
