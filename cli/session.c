@@ -453,6 +453,7 @@ session_run(const struct session_opts *opts)
 		if (opts->mode == SESSION_VM) {
 			fprintf(stderr, "capsemctl: %s\n", err);
 			policy_input_free(&pin);
+			free(s);
 			return 2;
 		}
 		/* Said below, once the children are up. */
@@ -461,15 +462,22 @@ session_run(const struct session_opts *opts)
 		char	 pem[PATH_MAX], key[PATH_MAX];
 		int	 corp;
 
+		code = 0;
 		if (ca_paths(pem, sizeof(pem), key, sizeof(key), &corp) == -1)
-			return 1;
-		if (vm_settings(s, pol, err, sizeof(err)) == -1) {
+			code = 1;
+		else if (vm_settings(s, pol, err, sizeof(err)) == -1) {
 			fprintf(stderr, "capsemctl: %s\n", err);
-			return 2;
+			code = 2;
+		} else if (vm_prepare(&s->opts.vm, pem, &s->vmf, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "capsemctl: %s\n", err);
+			code = 1;
 		}
-		if (vm_prepare(&s->opts.vm, pem, &s->vmf, err, sizeof(err)) == -1) {
-			fprintf(stderr, "capsemctl: %s\n", err);
-			return 1;
+		if (code != 0) {
+			policy_free(pol);
+			policy_input_free(&pin);
+			free(s);
+			return code;
 		}
 	}
 	if ((s->loop = event_loop_new()) == NULL)

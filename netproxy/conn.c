@@ -38,25 +38,6 @@ conn_reset(struct np_conn *c, const char *reason)
 	c->dead = true;
 }
 
-/*
- * A TCP stream (proxy -l) sends each of our writes at once: a TLS flight
- * is several small records, and Nagle would hold the last ones for the
- * client's delayed ACK.  The vmm's streams are AF_UNIX: nothing to set.
- */
-static void
-set_nodelay(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t	 sslen = sizeof(ss);
-	int		 one = 1;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
-	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
-		return;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
-		log_warn("stream: TCP_NODELAY");
-}
-
 void
 conn_new(struct netproxy *np, const struct msg_stream_new *sn, int fd)
 {
@@ -97,7 +78,7 @@ conn_new(struct netproxy *np, const struct msg_stream_new *sn, int fd)
 		close(fd);
 		return;
 	}
-	set_nodelay(fd);
+	end_set_nodelay(fd);
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -192,4 +194,24 @@ end_close(struct netproxy *np, struct np_end *e)
 	free(e->pre);
 	e->pre = NULL;
 	e->pre_len = e->pre_off = 0;
+}
+
+/*
+ * A TCP socket sends each of our writes at once: a TLS flight is several
+ * small records, and Nagle would hold the last ones for the peer's
+ * delayed ACK.  Client streams (proxy -l) and upstream sockets; the vmm's
+ * streams are AF_UNIX: nothing to set.
+ */
+void
+end_set_nodelay(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t	 sslen = sizeof(ss);
+	int		 one = 1;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_warn("stream: TCP_NODELAY");
 }

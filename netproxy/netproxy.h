@@ -351,6 +351,7 @@ void	buf_consume(struct np_buf *, size_t);
 ssize_t	end_fill(struct np_end *);	/* >0 read, 0 nothing, -1 eof/error */
 ssize_t	end_flush(struct np_end *);	/* bytes written, -1 error */
 void	end_close(struct netproxy *, struct np_end *);
+void	end_set_nodelay(int fd);	/* TCP sockets only */
 
 /* conn.c */
 void	conn_new(struct netproxy *, const struct msg_stream_new *, int fd);

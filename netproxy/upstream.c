@@ -169,7 +169,7 @@ connect_addr(struct np_upstream *u, const struct sockaddr_storage *ss,
 {
 	struct netproxy *np = u->np;
 	char		 a[INET6_ADDRSTRLEN];
-	int		 fd, one = 1;
+	int		 fd;
 
 	if (!np->settings.private_addresses &&
 	    upstream_addr_private((const struct sockaddr *)ss)) {
@@ -185,7 +185,7 @@ connect_addr(struct np_upstream *u, const struct sockaddr_storage *ss,
 		snprintf(u->error, UP_REASON_MAX, "socket: %s", strerror(errno));
 		return 502;
 	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	end_set_nodelay(fd);
 	if (connect(fd, (const struct sockaddr *)ss, sslen) == -1 &&
 	    errno != EINPROGRESS) {
 		snprintf(u->error, UP_REASON_MAX, "connect to %s:%u: %s",
