@@ -80,6 +80,12 @@ enum msg_type {
 	MSG_CTL_DETACHED,	/* parent -> client: struct msg_ctl_result (why) */
 	MSG_CTL_ENDED,		/* parent -> client: struct msg_ctl_ended */
 	MSG_CTL_INFO_REQ,	/* client -> parent: empty; answered by MSG_CTL_INFO */
+
+	/* workspace (capsem-fsd(8)) */
+	MSG_FS_SETUP = 192,	/* parent -> fsd: struct msg_fs_setup + fd of the workspace directory */
+	MSG_FS_REQUEST,		/* vmm -> fsd: struct msg_fs_request + one FUSE request; peerid = the vmm's tag */
+	MSG_FS_REPLY,		/* fsd -> vmm: one FUSE reply (fuse_out_header + data); peerid echoed */
+	MSG_FS_VIOLATION,	/* fsd -> vmm: reason text; the request was malformed; peerid echoed */
 };
 
 struct msg_hello {
@@ -230,6 +236,34 @@ enum msg_vm_fd_kind {
 
 struct msg_vm_fd {
 	uint32_t	 kind;		/* enum msg_vm_fd_kind */
+	uint32_t	 pad;
+};
+
+/*
+ * The workspace: the vmm's virtio-fs device (vmm/dev_fs.c) moves each FUSE
+ * request the guest queues to capsem-fsd and each reply back; capsem-fsd
+ * never sees guest memory, the vmm never touches a file.  A request is the
+ * guest's bytes from fuse_in_header on (its len equal to what follows the
+ * struct); a reply is fuse_out_header + data, at most out_max bytes, its
+ * len equal to the message's.  FORGET and BATCH_FORGET get no reply (the
+ * vmm completes them when sent); INTERRUPT is not forwarded.  A request
+ * fsd finds malformed is answered MSG_FS_VIOLATION: the device then needs
+ * a reset, the host goes on.
+ */
+#define MSG_FS_MAX_IO		(128u * 1024)	/* max_write, and the largest READ */
+#define MSG_FS_REQUEST_MAX	(MSG_FS_MAX_IO + 4096)	/* FUSE bytes in one request */
+#define MSG_FS_REPLY_MAX	(MSG_FS_MAX_IO + 4096)	/* FUSE bytes in one reply */
+#define MSG_FS_TAG		"workspace"	/* the virtio-fs tag the guest mounts */
+
+struct msg_fs_setup {
+	uint32_t	 readonly;	/* 1: every change is refused with EROFS */
+	uint32_t	 guest_uid;	/* files of the session's user appear as these */
+	uint32_t	 guest_gid;
+	uint32_t	 pad;
+};
+
+struct msg_fs_request {
+	uint32_t	 out_max;	/* bytes the guest's reply buffers hold */
 	uint32_t	 pad;
 };
 

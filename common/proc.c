@@ -28,6 +28,7 @@ static const struct {
 	[PROC_POLICYD] = { "capsem-policyd", "policyd" },
 	[PROC_NETPROXY] = { "capsem-netproxy", "netproxy" },
 	[PROC_VMM] = { "capsem-vmm", "vmm" },
+	[PROC_FSD] = { "capsem-fsd", "fsd" },
 };
 
 const char *

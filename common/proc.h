@@ -22,6 +22,7 @@ enum proc_id {
 	PROC_POLICYD,
 	PROC_NETPROXY,
 	PROC_VMM,
+	PROC_FSD,
 	PROC_MAX
 };
 
