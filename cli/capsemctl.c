@@ -151,7 +151,8 @@ static const char *const status_counter_names[PROC_MAX][4] = {
 	[PROC_CERTD] = { "signed", "from_cache", "refused", "cached" },
 	[PROC_POLICYD] = { "allowed", "denied", "audit_lines", "commits" },
 	[PROC_NETPROXY] = { "streams", "requests", "refused", "errors" },
-	[PROC_VMM] = { "streams", "serial_bytes", NULL, NULL },
+	[PROC_VMM] = { "streams", "serial_bytes", "fs_requests", "fs_replies" },
+	[PROC_FSD] = { "requests", "errors", "inodes", "inode_table_full" },
 };
 
 /* s as a JSON string: quotes, backslashes and other bytes escaped. */

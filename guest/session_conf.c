@@ -12,7 +12,8 @@
 
 enum conf_kind {
 	CONF_USER, CONF_CWD, CONF_HOSTNAME, CONF_ROOT, CONF_ROOTFSTYPE,
-	CONF_CONSOLE, CONF_TERM, CONF_CONTROL, CONF_NET, CONF_ENV, CONF_ARG,
+	CONF_CONSOLE, CONF_TERM, CONF_CONTROL, CONF_NET, CONF_WORKSPACE, CONF_ENV,
+	CONF_ARG,
 	CONF_NKINDS
 };
 
@@ -31,6 +32,7 @@ static const struct conf_key conf_keys[] = {
 	{ "term",	CONF_TERM },
 	{ "control",	CONF_CONTROL },
 	{ "net",	CONF_NET },
+	{ "workspace",	CONF_WORKSPACE },
 	{ "env",	CONF_ENV },
 	{ "arg",	CONF_ARG },
 };
@@ -164,6 +166,14 @@ apply(struct session_conf *sc, enum conf_kind kind, const char *value)
 			sc->net = false;
 		else
 			return "net must be on or off";
+		break;
+	case CONF_WORKSPACE:
+		if (strcmp(value, "rw") == 0)
+			sc->workspace = SESSION_WORKSPACE_RW;
+		else if (strcmp(value, "ro") == 0)
+			sc->workspace = SESSION_WORKSPACE_RO;
+		else
+			return "workspace must be rw or ro";
 		break;
 	case CONF_ENV:
 		if (!is_env_entry(value))

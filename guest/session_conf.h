@@ -13,6 +13,8 @@
 #define SESSION_LINE_MAX	4096
 #define SESSION_ARGS_MAX	64
 #define SESSION_ENV_MAX		64
+#define SESSION_WORKSPACE_DIR	"/workspace"
+#define SESSION_WORKSPACE_TAG	"workspace"
 
 struct session_conf {
 	char	 user[33];
@@ -24,6 +26,11 @@ struct session_conf {
 	char	 term[64];
 	char	 control[128];
 	bool	 net;
+	enum session_workspace {
+		SESSION_WORKSPACE_NONE = 0,
+		SESSION_WORKSPACE_RW,
+		SESSION_WORKSPACE_RO,
+	}	 workspace;		/* virtio-fs "workspace" at /workspace */
 	size_t	 argc;
 	char	*argv[SESSION_ARGS_MAX + 1];	/* NULL-terminated */
 	size_t	 nenv;

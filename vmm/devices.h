@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msg.h"
 #include "virtio.h"
 
 struct dev_env {
@@ -54,5 +55,28 @@ struct vsock_host {
 
 struct virtio_dev *dev_vsock_new(const struct dev_env *, const struct vsock_host *,
 	    char *err, size_t errlen);
+
+/*
+ * virtio-fs: the workspace.  Requests go to capsem-fsd through send (tag 0
+ * for the ones that get no reply); its replies come back through
+ * dev_fs_reply / dev_fs_violation (I/O thread).
+ */
+#define FS_INFLIGHT	64	/* requests waiting for fsd at once */
+
+struct fs_host {
+	/* 0, or -1 if fsd cannot be reached (the VM ends) */
+	int		(*send)(void *arg, uint32_t tag,
+			    const struct msg_fs_request *, const void *req,
+			    size_t len);
+	void		*arg;
+};
+
+struct virtio_dev *dev_fs_new(const struct dev_env *, const struct fs_host *,
+	    char *err, size_t errlen);
+void	dev_fs_reply(struct virtio_dev *, uint32_t tag, const void *data,
+	    size_t len);
+void	dev_fs_violation(struct virtio_dev *, uint32_t tag, const char *why);
+void	dev_fs_counters(struct virtio_dev *, uint64_t *requests,
+	    uint64_t *replies);
 
 #endif

@@ -26,6 +26,7 @@ struct event_loop;
 #define VIRTIO_ID_BLOCK		2
 #define VIRTIO_ID_RNG		4
 #define VIRTIO_ID_VSOCK		19
+#define VIRTIO_ID_FS		26
 
 #define VIRTIO_F_VERSION_1	32
 

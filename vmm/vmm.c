@@ -24,6 +24,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <linux/fuse.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -93,6 +95,10 @@ struct vmm {
 	/* netproxy */
 	struct imsgev	 netproxy;
 	bool		 have_netproxy;
+	/* capsem-fsd: the workspace (none: no virtio-fs device) */
+	struct imsgev	 fsd;
+	bool		 have_fsd;
+	struct virtio_dev *fs_dev;
 	uint64_t	 streams;
 	bool		 guest_ready;
 	/* the guest's own end (guest/PROTOCOL: EXIT <status> | ERROR <reason>) */
@@ -251,6 +257,65 @@ vmm_control_line(void *arg, const char *line)
 		log_debug("guest control: %s", line);
 }
 
+/* --- the workspace: capsem-fsd ------------------------------------------- */
+
+static int
+vmm_fs_send(void *arg, uint32_t tag, const struct msg_fs_request *mr,
+    const void *req, size_t len)
+{
+	struct vmm *v = arg;
+
+	if (!v->have_fsd)
+		return -1;
+	if (imsgev_compose2(&v->fsd, MSG_FS_REQUEST, tag, -1, mr, sizeof(*mr),
+	    req, len) == -1) {
+		log_warn("request to fsd");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+msg_fs_reply(void *ctx, struct imsg *imsg)
+{
+	struct vmm *v = ctx;
+
+	if (v->fs_dev == NULL)
+		fatalx("FS_REPLY before the device exists");
+	dev_fs_reply(v->fs_dev, imsg->hdr.peerid, imsg->data, imsg->len);
+}
+
+static void
+msg_fs_violation(void *ctx, struct imsg *imsg)
+{
+	struct vmm	*v = ctx;
+	char		 why[160];
+
+	if (v->fs_dev == NULL)
+		fatalx("FS_VIOLATION before the device exists");
+	if (!imsg_bytes_are_text(imsg->data, imsg->len))
+		fatalx("FS_VIOLATION: reason is not text");
+	snprintf(why, sizeof(why), "%.*s", (int)imsg->len,
+	    (const char *)imsg->data);
+	dev_fs_violation(v->fs_dev, imsg->hdr.peerid, why);
+}
+
+static const struct imsg_handler vmm_fsd_handlers[] = {
+	{ MSG_FS_REPLY, sizeof(struct fuse_out_header), MSG_FS_REPLY_MAX,
+	    IMSG_FD_NONE, msg_fs_reply },
+	{ MSG_FS_VIOLATION, 1, 150, IMSG_FD_NONE, msg_fs_violation },
+};
+
+static void
+fsd_closed(struct imsgev *iev, void *ctx)
+{
+	struct vmm *v = ctx;
+
+	(void)iev;
+	v->have_fsd = false;
+	vm_end(&v->vm, VM_END_ERROR, "lost the fsd channel");
+}
+
 /* --- boot ----------------------------------------------------------------- */
 
 static uint8_t *
@@ -339,6 +404,13 @@ vmm_boot(struct vmm *v, char *err, size_t errlen)
 		return -1;
 	if (add_dev(v, &env, dev_vsock_new(&env, &vh, err, errlen)) == -1)
 		return -1;
+	if (v->have_fsd) {
+		struct fs_host fh = { vmm_fs_send, v };
+
+		v->fs_dev = dev_fs_new(&env, &fh, err, errlen);
+		if (add_dev(v, &env, v->fs_dev) == -1)
+			return -1;
+	}
 
 	/* the parent's command line, then what this VMM needs */
 	snprintf(cmdline, sizeof(cmdline), "%s reboot=k,panic_warm panic=-1 "
@@ -425,6 +497,16 @@ vmm_on_peer_channel(struct child *c, enum proc_id peer, uint32_t instance, int f
 	struct vmm	*v = c->ctx;
 
 	(void)instance;
+	if (v->started)
+		fatalx("peer channel from %s after start", proc_name(peer));
+	if (peer == PROC_FSD && !v->have_fsd) {
+		imsgev_init(&v->fsd, c->loop, fd, MSG_FS_REPLY_MAX, "fsd",
+		    vmm_fsd_handlers, sizeof(vmm_fsd_handlers) /
+		    sizeof(vmm_fsd_handlers[0]), v);
+		v->fsd.on_close = fsd_closed;
+		v->have_fsd = true;
+		return;
+	}
 	if (peer != PROC_NETPROXY || v->have_netproxy)
 		fatalx("unexpected peer channel from %s", proc_name(peer));
 	imsgev_init(&v->netproxy, c->loop, fd, IMSG_MAXLEN_DEFAULT, "netproxy",
@@ -568,6 +650,8 @@ vmm_on_status(struct child *c, struct msg_status *st)
 
 	st->counters[0] = v->streams;
 	st->counters[1] = v->vm.serial.bytes;
+	if (v->fs_dev != NULL)
+		dev_fs_counters(v->fs_dev, &st->counters[2], &st->counters[3]);
 	snprintf(st->detail, sizeof(st->detail), "%s, %u MiB, %u vCPUs",
 	    v->started ? (v->guest_ready ? "guest ready" : "booting") :
 	    "not started", v->mem_mb, v->ncpus);
