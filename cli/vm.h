@@ -5,6 +5,7 @@
 #ifndef CAPSEM_CLI_VM_H
 #define CAPSEM_CLI_VM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "msg.h"
@@ -26,6 +27,14 @@ struct vm_opts {
 	int		 nenv;
 	char *const	*argv;			/* the session command */
 	int		 argc;
+	/* the workspace as asked (capsemctl start; workspace_resolve) */
+	const char	*workspace_arg;		/* -w DIR[:ro]; NULL: the default */
+	bool		 workspace_default;	/* no -w: share the current dir */
+	bool		 workspace_none;	/* --no-workspace */
+	bool		 workspace_force;	/* --force */
+	/* and as decided (session setup): session.conf workspace= */
+	enum vm_workspace { VM_WORKSPACE_NONE, VM_WORKSPACE_RW,
+	    VM_WORKSPACE_RO } workspace;
 };
 
 struct vm_files {
