@@ -259,7 +259,7 @@ struct msg_fs_setup {
 	uint32_t	 readonly;	/* 1: every change is refused with EROFS */
 	uint32_t	 guest_uid;	/* files of the session's user appear as these */
 	uint32_t	 guest_gid;
-	uint32_t	 pad;
+	uint32_t	 inodes_max;	/* 0: fsd's default; tests set fewer */
 };
 
 struct msg_fs_request {

@@ -233,7 +233,13 @@ set_limits(const struct sandbox_spec *spec)
 {
 	struct rlimit	 rl;
 
-	rl.rlim_cur = rl.rlim_max = spec->nofile ? spec->nofile : 256;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("%s: getrlimit", spec->name);
+	/* never above the hard limit we were given: we could not raise it */
+	if (rl.rlim_max == RLIM_INFINITY ||
+	    rl.rlim_max > (spec->nofile ? spec->nofile : 256))
+		rl.rlim_max = spec->nofile ? spec->nofile : 256;
+	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal("%s: RLIMIT_NOFILE", spec->name);
 	rl.rlim_cur = rl.rlim_max = 0;
@@ -300,7 +306,7 @@ sandbox_enter(const struct sandbox_spec *spec, struct sandbox_report *rep)
 	gid_t	 gid = getegid();
 
 	memset(rep, 0, sizeof(*rep));
-	if (uid == 0)
+	if (uid == 0 && !spec->keep_uid)
 		sandbox_ids(&uid, &gid);
 	rep->uid = uid;
 	why[0] = '\0';

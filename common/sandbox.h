@@ -1,7 +1,8 @@
 /*
  * sandbox: the one call every child makes before it reads an untrusted
  * byte.  Steps, in order:
- *  1. root: setgroups/setgid/setuid to an unprivileged id (SANDBOX_UID);
+ *  1. root: setgroups/setgid/setuid to an unprivileged id (SANDBOX_UID),
+ *     unless keep_uid (capsem-fsd: files it makes belong to the user);
  *  2. unshare a user namespace (mapping inside 0 -> our uid) where the
  *     kernel allows it; otherwise log why and go on;
  *  3. optional empty network namespace, private mount namespace;
@@ -35,6 +36,7 @@ struct seccomp_rule {
 struct sandbox_spec {
 	const char	*name;
 	bool		 new_netns;	/* empty network namespace */
+	bool		 keep_uid;	/* root stays uid 0 (no capabilities) */
 	uint64_t	 nofile;	/* RLIMIT_NOFILE */
 	uint64_t	 nproc_zero;	/* unused, reserved */
 	const struct seccomp_rule *rules;
