@@ -210,6 +210,9 @@ static const struct imsg_handler parent_policyd_handlers[] = {
 static const struct imsg_handler parent_netproxy_handlers[] = {
 	PARENT_COMMON_HANDLERS,
 };
+static const struct imsg_handler parent_fsd_handlers[] = {
+	PARENT_COMMON_HANDLERS,
+};
 static const struct imsg_handler parent_vmm_handlers[] = {
 	PARENT_COMMON_HANDLERS,
 	{ MSG_VM_EVENT, sizeof(struct msg_vm_event),
@@ -234,9 +237,13 @@ const struct session_proc_spec session_procs[] = {
 	    parent_netproxy_handlers, NELEM(parent_netproxy_handlers),
 	    { { PROC_CERTD, false }, { PROC_POLICYD, false } }, 2,
 	    .backend = false, .network = true },
+	{ PROC_FSD, SPAWN_WITH_WORKSPACE,
+	    parent_fsd_handlers, NELEM(parent_fsd_handlers),
+	    { { 0 } }, 0, .backend = true, .network = false },
 	{ PROC_VMM, SPAWN_WITH_VM,
 	    parent_vmm_handlers, NELEM(parent_vmm_handlers),
-	    { { PROC_NETPROXY, true } }, 1, .backend = false, .network = false },
+	    { { PROC_NETPROXY, true }, { PROC_FSD, true } }, 2,
+	    .backend = false, .network = false },
 };
 const size_t session_nprocs = NELEM(session_procs);
 
@@ -458,6 +465,19 @@ session_run(const struct session_opts *opts)
 		}
 		/* Said below, once the children are up. */
 	}
+	/* The workspace: checked and opened here, before anything starts. */
+	s->ws.fd = -1;
+	if (opts->mode != SESSION_PROXY && pol != NULL &&
+	    workspace_resolve(&s->opts.vm, pol, &s->ws, err, sizeof(err)) ==
+	    -1) {
+		fprintf(stderr, "capsemctl: %s\n", err);
+		policy_free(pol);
+		policy_input_free(&pin);
+		free(s);
+		return 2;
+	}
+	s->opts.vm.workspace = !s->ws.shared ? VM_WORKSPACE_NONE :
+	    s->ws.readonly ? VM_WORKSPACE_RO : VM_WORKSPACE_RW;
 	if (opts->mode == SESSION_VM) {
 		char	 pem[PATH_MAX], key[PATH_MAX];
 		int	 corp;
@@ -474,6 +494,7 @@ session_run(const struct session_opts *opts)
 			code = 1;
 		}
 		if (code != 0) {
+			workspace_close(&s->ws);
 			policy_free(pol);
 			policy_input_free(&pin);
 			free(s);
@@ -514,6 +535,8 @@ session_run(const struct session_opts *opts)
 			fatal("HELLO to %s", s->children[k].label);
 	}
 	send_ca(s);
+	if (s->fsd != NULL)
+		send_fs_setup(s);
 	if (pol == NULL || send_proxy_settings(s, pol, err, sizeof(err)) == -1 ||
 	    open_listeners(s, err, sizeof(err)) == -1) {
 		fprintf(stderr, "capsemctl: %s\n", err);
@@ -543,6 +566,7 @@ session_run(const struct session_opts *opts)
 
 	console_detach(s);
 	vm_files_close(&s->vmf);
+	workspace_close(&s->ws);
 	/* Everything is reaped; nothing of the session remains. */
 	if (s->ctl_fd != -1) {
 		close(s->ctl_fd);

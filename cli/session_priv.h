@@ -29,6 +29,7 @@
 #include "proc.h"
 #include "sandbox.h"
 #include "session.h"
+#include "workspace.h"
 
 #define SESSION_MAX_CHILDREN	16
 #define SESSION_MAX_CLIENTS	16
@@ -43,6 +44,7 @@ enum session_spawn {
 	SPAWN_ONE,		/* one */
 	SPAWN_PER_PROXY,	/* --proxies N, else one per core (proxy mode) */
 	SPAWN_WITH_VM,		/* one in a session with a VM, none in proxy mode */
+	SPAWN_WITH_WORKSPACE,	/* one when a directory is shared */
 };
 
 /* One row of the process table (session.c; derived from: session_proc.c). */
@@ -172,6 +174,8 @@ struct session {
 	/* SESSION_VM */
 	struct vm_files	 vmf;
 	struct session_child *vmm;
+	struct session_child *fsd;	/* with a workspace */
+	struct workspace ws;
 	bool		 vm_started;
 	int		 serial_fd;	/* console.log */
 	struct session_term term;
@@ -259,6 +263,7 @@ int	send_proxy_settings(struct session *, const struct policy *,
 int	vm_settings(struct session *, const struct policy *, char *err,
 	    size_t errlen);
 void	send_vm_setup(struct session *);
+void	send_fs_setup(struct session *);
 int	open_console_log(struct session *);
 void	session_record(struct session *, bool ended);
 

@@ -119,7 +119,8 @@ session_spawn_all(struct session *s, int nproxies, bool with_vm)
 	for (i = 0; i < session_nprocs; i++) {
 		spec = &session_procs[i];
 		n = spec->spawn == SPAWN_PER_PROXY ? nproxies :
-		    spec->spawn == SPAWN_WITH_VM ? with_vm : 1;
+		    spec->spawn == SPAWN_WITH_VM ? with_vm :
+		    spec->spawn == SPAWN_WITH_WORKSPACE ? s->ws.shared : 1;
 		for (k = 0; k < n; k++) {
 			c = spawn_child(s, spec, k);
 			switch (spec->id) {
@@ -134,6 +135,9 @@ session_spawn_all(struct session *s, int nproxies, bool with_vm)
 				break;
 			case PROC_VMM:
 				s->vmm = c;
+				break;
+			case PROC_FSD:
+				s->fsd = c;
 				break;
 			default:
 				fatalx("process table: %s has no place",

@@ -51,6 +51,12 @@ session_record_write(const char *dir, const struct session_record *r)
 	json_put_string(fp, r->what);
 	fprintf(fp, ",\"pid\":%lld,\"started\":%lld", (long long)r->pid,
 	    (long long)r->started);
+	if (r->workspace[0] != '\0') {
+		fputs(",\"workspace\":", fp);
+		json_put_string(fp, r->workspace);
+		fputs(",\"workspace_mode\":", fp);
+		json_put_string(fp, r->workspace_mode);
+	}
 	if (r->ended) {
 		fprintf(fp, ",\"ended\":%lld,\"status\":%d,\"reason\":",
 		    (long long)r->ended_at, r->status);

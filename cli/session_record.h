@@ -7,8 +7,10 @@
  *
  *   {"id":"d06f8dc9","name":"my-task","mode":"vm","what":"claude",
  *    "pid":4242,"started":1764662400,
+ *    "workspace":"/home/u/project","workspace_mode":"rw",
  *    "ended":1764662500,"status":0,"reason":"guest ended: ..."}
  *
+ * "workspace" and "workspace_mode" only when a directory was shared;
  * "name" is present only for `start -n`; "ended", "status" and "reason"
  * only once the session ended.  A record without "ended" whose session
  * answers on no control socket is stale: its parent died without cleanup.
@@ -16,12 +18,13 @@
 #ifndef CAPSEM_SESSION_RECORD_H
 #define CAPSEM_SESSION_RECORD_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #define SESSION_RECORD_FILE	"session.json"
-#define SESSION_RECORD_MAX	4096	/* bytes; a longer file is not ours */
+#define SESSION_RECORD_MAX	8192	/* bytes; a longer file is not ours */
 
 struct session_record {
 	char	 id[32];
@@ -34,6 +37,8 @@ struct session_record {
 	int64_t	 ended_at;
 	int	 status;
 	char	 reason[384];
+	char	 workspace[PATH_MAX];	/* shared directory, "" if none */
+	char	 workspace_mode[4];	/* "rw", "ro" */
 };
 
 /* Write r as dir/session.json (0600).  0, or -1 with errno. */

@@ -472,6 +472,29 @@ send_vm_setup(struct session *s)
 		send_vm_fd(s, VM_FD_SERIAL, &s->serial_fd);
 }
 
+/*
+ * capsem-fsd's one directory.  Files of the session's user appear in the
+ * guest as its account's: the images' agent user is 1000:1000
+ * (guest/image/build-agent-image.sh), a session without a user runs as
+ * root.
+ */
+void
+send_fs_setup(struct session *s)
+{
+	struct msg_fs_setup fs;
+
+	memset(&fs, 0, sizeof(fs));
+	fs.readonly = s->ws.readonly ? 1 : 0;
+	fs.guest_uid = fs.guest_gid = s->opts.vm.user != NULL ?
+	    VM_AGENT_UID : 0;
+	if (send_child(s->fsd, MSG_FS_SETUP, 0, s->ws.fd, &fs, sizeof(fs)) ==
+	    -1)
+		fatal("pass the workspace to fsd");
+	s->ws.fd = -1;		/* sent and closed by the channel */
+	log_info("workspace %s shared %s at %s", s->ws.path,
+	    s->ws.readonly ? "read-only" : "read-write", "/workspace");
+}
+
 int
 open_console_log(struct session *s)
 {
@@ -508,6 +531,11 @@ session_record(struct session *s, bool ended)
 	session_what(s, r.what, sizeof(r.what));
 	r.pid = getpid();
 	r.started = s->started;
+	if (s->ws.shared) {
+		snprintf(r.workspace, sizeof(r.workspace), "%s", s->ws.path);
+		snprintf(r.workspace_mode, sizeof(r.workspace_mode), "%s",
+		    s->ws.readonly ? "ro" : "rw");
+	}
 	if (ended) {
 		r.ended = true;
 		r.ended_at = time(NULL);

@@ -134,6 +134,9 @@ vm_session_conf(const struct vm_opts *o, char *buf, size_t len,
 		}
 		ADD("env=%s\n", o->env[i]);
 	}
+	if (o->workspace != VM_WORKSPACE_NONE)
+		ADD("workspace=%s\n", o->workspace == VM_WORKSPACE_RO ? "ro" :
+		    "rw");
 	ADD("control=vsock:2:1024\n");
 	for (i = 0; i < o->argc; i++) {
 		if (!conf_value_ok(o->argv[i]) || strlen(o->argv[i]) > 4000) {

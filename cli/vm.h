@@ -12,6 +12,7 @@
 
 #define VM_ARGV_MAX	64
 #define VM_ENV_MAX	64	/* guest/PROTOCOL: at most 64 env= lines */
+#define VM_AGENT_UID	1000	/* the images' agent account (uid = gid) */
 
 struct vm_opts {
 	const char	*kernel;		/* vmlinux (PVH) or bzImage */

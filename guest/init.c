@@ -376,7 +376,9 @@ init_spawn_session(struct init *in)
 	static char *default_argv[] = { (char *)"/bin/sh", NULL };
 	char	*const *argv = in->sc.argc > 0 ? in->sc.argv : default_argv;
 	const struct init_user *u = &in->user;
-	const char *cwd = in->sc.cwd[0] != '\0' ? in->sc.cwd : u->home;
+	const char *cwd = in->sc.cwd[0] != '\0' ? in->sc.cwd :
+	    in->sc.workspace != SESSION_WORKSPACE_NONE ? SESSION_WORKSPACE_DIR :
+	    u->home;
 	pid_t	 pid;
 
 	if ((pid = fork()) == -1)
@@ -555,6 +557,11 @@ init_pid1(void)
 		init_fail(in, "installing the session CA failed");
 	if (init_lookup_user(in) == -1)
 		init_fail(in, "unknown user %s", in->sc.user);
+	if (init_mount_workspace(&in->sc) == -1)
+		init_fail(in, "cannot mount the workspace at %s: %s",
+		    SESSION_WORKSPACE_DIR, strerror(errno));
+	if (in->sc.workspace != SESSION_WORKSPACE_NONE)
+		init_stage("workspace");
 	if (init_build_env(in) == -1)
 		init_fail(in, "session environment too large");
 	init_stage("ready");

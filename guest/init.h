@@ -44,6 +44,8 @@ void	init_stage(const char *name);
 int	init_mounts(void);
 int	init_switch_root(const struct session_conf *);
 int	init_install_ca(void);
+/* Mount the virtio-fs workspace at /workspace as session.conf says. */
+int	init_mount_workspace(const struct session_conf *);
 int	init_write_resolv_conf(void);
 int	init_write_hosts(const char *hostname);
 int	init_read_file(const char *path, char *buf, size_t buflen, size_t *len);

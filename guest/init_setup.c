@@ -421,3 +421,27 @@ init_write_hosts(const char *hostname)
 		return -1;
 	return init_write_file("/etc/hosts", hosts, (size_t)n, 0644, false);
 }
+
+/*
+ * The workspace: the vmm's virtio-fs device, tag "workspace", served by
+ * capsem-fsd(8) on the host.  nosuid and nodev whatever the host has;
+ * read-only when the session says ro (fsd refuses writes too).
+ */
+int
+init_mount_workspace(const struct session_conf *sc)
+{
+	unsigned long	 flags = MS_NOSUID | MS_NODEV;
+
+	if (sc->workspace == SESSION_WORKSPACE_NONE)
+		return 0;
+	if (sc->workspace == SESSION_WORKSPACE_RO)
+		flags |= MS_RDONLY;
+	if (init_mkdirs(SESSION_WORKSPACE_DIR, 0755) == -1)
+		return -1;
+	if (mount(SESSION_WORKSPACE_TAG, SESSION_WORKSPACE_DIR, "virtiofs",
+	    flags, NULL) == -1) {
+		log_warn("mount %s", SESSION_WORKSPACE_DIR);
+		return -1;
+	}
+	return 0;
+}

@@ -652,8 +652,65 @@ def check(text):
            audited(lambda a: a.get('host', '').endswith('exfil.example.com')),
            '%d lines' % len(audit))
 
+    # 1b'. the workspace
+    out = f.get('workspace-out', '')
+    host = f.get('workspace-host', '')
+    why = (out + f.get('workspace-err', '')).strip()[-400:]
+    expect('workspace: the session in a project directory ends 0',
+           rc_of(text, 'workspace') == 0, 'status %s; %s' % (
+               rc_of(text, 'workspace'), why))
+    expect('workspace: the agent starts in /workspace, a virtiofs mount',
+           'PWD /workspace' in out and re.search(
+               r'WSMOUNT virtiofs rw,nosuid,nodev', out), why)
+    expect('workspace: the guest reads what the host made',
+           'READ host-made' in out, why)
+    expect('workspace: mkdir, create, rename, append, rm, rmdir work',
+           'MADE' in out and 'REMOVED' in out, why)
+    expect('workspace: the host sees the result at once, as its own user',
+           'HOST-G guest-made,again,' in host and
+           'HOST-OWNER %d' % 0 in host and 'HOST-GONE' not in host and
+           'HOST-RMD' not in host, host)
+    expect('workspace: the host user\'s files are the agent\'s in the guest',
+           'OWNER agent:1000' in out, why)
+    expect('workspace: the 300 files the guest made are on the host',
+           'MANY 300' in out and 'HOST-MANY 300' in host, why + host)
+    expect('workspace: a guest symlink is stored as a link, not followed',
+           'GUEST-LINK' in out and 'HOST-GUESTLINK /etc/passwd' in host,
+           why + host)
+    expect('workspace: a host symlink out of the workspace reaches the guest '
+           'as a link; its target is not the host file',
+           re.search(r'HOSTLINK /\S+/outside\.txt', out) and
+           'HOSTLINK-READ' not in out and
+           'HOST-OUTSIDE outside-secret' in host, why + host)
+    expect('workspace: FIFOs and device nodes cannot be made',
+           'MKNOD-FIFO-MADE' not in out and 'MKNOD-DEV-MADE' not in out and
+           'HOST-FIFO' not in host and 'HOST-DEV' not in host, why + host)
+    expect('workspace: chmod 4755 sets no setuid bit on the host',
+           'HOST-SUIDMODE 755' in host, host)
+    rec = f.get('workspace-record', '')
+    expect('workspace: session.json records the directory and rw',
+           re.search(r'"workspace":"[^"]*/work/proj","workspace_mode":"rw"',
+                     rec), rec[-300:] or 'no record')
+    out = f.get('workspace-ro-out', '')
+    why = (out + f.get('workspace-ro-err', '')).strip()[-400:]
+    expect('workspace ro: mounted read-only, readable',
+           rc_of(text, 'workspace-ro') == 0 and 'ROMOUNT ro' in out and
+           'RO-READ host-made' in out, why)
+    expect('workspace ro: create, write, mkdir, rm, mv all refused (EROFS)',
+           all(k in out for k in ('RO-CREATE-REFUSED', 'RO-WRITE-REFUSED',
+                                  'RO-MKDIR-REFUSED', 'RO-RM-REFUSED',
+                                  'RO-MV-REFUSED', 'RO-EROFS')), why)
+    expect('workspace ro: the host directory is unchanged',
+           rc_of(text, 'workspace-ro-unchanged') == 0,
+           f.get('workspace-ro-diff', '')[-300:])
+    expect('workspace: start in / is refused with one line, nothing started',
+           rc_of(text, 'workspace-root') not in (None, 0) and
+           re.search(r'capsemctl: start: .*/.*--force',
+                     f.get('workspace-root', '')),
+           f.get('workspace-root', '')[-300:])
+
     # 4. killed children
-    for victim in CHILDREN:
+    for victim in CHILDREN + ['capsem-fsd']:
         k = 'kill-' + victim
         rc = rc_of(text, k)
         err = f.get(k + '-err', '')

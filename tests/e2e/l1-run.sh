@@ -235,6 +235,75 @@ dump doctor-json $T/doc.json
 rm -f "$CAPSEM_HOME/images/default"
 echo "E2E-CASE image end $(($(date +%s) - t0))s"
 
+# -- 1b'. the workspace: the current directory at /workspace (capsem-fsd) --
+# The agent user works on files the host made; the host sees the results
+# at once, as its own user's; escapes through links and special files fail.
+t0=$(date +%s)
+echo "E2E-CASE workspace start"
+W=$T/work/proj
+mkdir -p "$W"
+echo host-made >"$W/from-host.txt"
+echo outside-secret >$T/outside.txt
+ln -s $T/outside.txt "$W/host-link"
+(cd "$W" && timeout 150 capsemctl start $IMGOPTS -- /bin/sh -c '
+echo "PWD $(pwd)"
+echo "WSMOUNT $(grep " /workspace " /proc/mounts | cut -d" " -f3,4)"
+sed "s/^/READ /" from-host.txt
+mkdir -p d/e && echo guest-made >d/e/f.txt && mv d/e/f.txt d/g.txt &&
+    echo again >>d/g.txt && echo MADE
+echo tmp >gone.txt && rm gone.txt && mkdir rmd && rmdir rmd && echo REMOVED
+echo "OWNER $(stat -c %U:%u d/g.txt)"
+ln -s /etc/passwd guest-link && echo GUEST-LINK
+echo "HOSTLINK $(readlink host-link)"
+cat host-link >/dev/null 2>&1 && echo HOSTLINK-READ
+mknod fifo p 2>/dev/null && echo MKNOD-FIFO-MADE
+mknod dev c 1 3 2>/dev/null && echo MKNOD-DEV-MADE
+echo x >suid && chmod 4755 suid; echo "SUIDMODE $(stat -c %a suid)"
+i=0; while [ $i -lt 300 ]; do echo $i >many-$i; i=$((i + 1)); done
+echo "MANY $(ls | grep -c ^many-)"
+exit 0' </dev/null >$T/ws.out 2>$T/ws.err)
+echo "E2E-RC workspace $?"
+{
+	echo "HOST-G $(tr '\n' , <"$W/d/g.txt")"
+	echo "HOST-OWNER $(stat -c %u "$W/d/g.txt")"
+	[ -e "$W/gone.txt" ] && echo HOST-GONE-EXISTS
+	[ -e "$W/rmd" ] && echo HOST-RMD-EXISTS
+	echo "HOST-GUESTLINK $(readlink "$W/guest-link")"
+	[ -e "$W/fifo" ] || [ -L "$W/fifo" ] && echo HOST-FIFO-EXISTS
+	[ -e "$W/dev" ] && echo HOST-DEV-EXISTS
+	echo "HOST-SUIDMODE $(stat -c %a "$W/suid")"
+	echo "HOST-OUTSIDE $(cat $T/outside.txt)"
+	echo "HOST-MANY $(ls "$W" | grep -c ^many-)"
+} >$T/ws.host
+dump workspace-out $T/ws.out
+dump workspace-err $T/ws.err
+dump workspace-host $T/ws.host
+ID=$(head -n 1 $T/ws.out)
+[ -n "$ID" ] && dump workspace-record "$CAPSEM_HOME/sessions/$ID/session.json"
+# read-only: every change refused, the host unchanged
+cp -a "$W" $T/ws-before
+(cd "$T/work" && timeout 150 capsemctl start $IMGOPTS -w "$W:ro" -- /bin/sh -c '
+echo "ROMOUNT $(grep " /workspace " /proc/mounts | cut -d" " -f4 | cut -d, -f1)"
+echo "RO-READ $(cat from-host.txt)"
+echo x >new.txt 2>/dev/null || echo RO-CREATE-REFUSED
+echo x >>from-host.txt 2>/dev/null || echo RO-WRITE-REFUSED
+mkdir newdir 2>/dev/null || echo RO-MKDIR-REFUSED
+rm from-host.txt 2>/dev/null || echo RO-RM-REFUSED
+mv d dd 2>/dev/null || echo RO-MV-REFUSED
+touch -c from-host.txt 2>&1 | grep -q "Read-only" && echo RO-EROFS
+exit 0' </dev/null >$T/wsro.out 2>$T/wsro.err)
+echo "E2E-RC workspace-ro $?"
+diff -r "$T/ws-before" "$W" >$T/wsro.diff 2>&1
+echo "E2E-RC workspace-ro-unchanged $?"
+dump workspace-ro-out $T/wsro.out
+dump workspace-ro-err $T/wsro.err
+dump workspace-ro-diff $T/wsro.diff
+# refusals, before anything starts
+(cd / && timeout 60 capsemctl start $IMGOPTS -- /bin/true) >$T/wsroot.out 2>&1
+echo "E2E-RC workspace-root $?"
+dump workspace-root $T/wsroot.out
+echo "E2E-CASE workspace end $(($(date +%s) - t0))s"
+
 # -- 1c. a terminal: window size, Ctrl-] detach, attach, exit status ------
 t0=$(date +%s)
 echo "E2E-CASE attach start"
@@ -304,14 +373,15 @@ dump net-leftovers $T/s2.ps
 echo "E2E-CASE net end $(($(date +%s) - t0))s"
 
 # -- 4. a child killed mid-session ends the session with the reason -------
-for victim in capsem-netproxy capsem-certd capsem-policyd capsem-vmm; do
+for victim in capsem-netproxy capsem-certd capsem-policyd capsem-vmm \
+    capsem-fsd; do
 	t0=$(date +%s)
 	t0s=$(cut -d' ' -f1 /proc/uptime)
 	echo "E2E-CASE kill-$victim start"
 	rm -f $T/k.out $T/k.err $T/k.status
 	ID=
 	# the guest keeps making allowed requests while the child dies
-	timeout 150 capsemctl start $VMOPTS -- /bin/sh -c \
+	timeout 150 capsemctl start $VMOPTS -w $T/work -- /bin/sh -c \
 	    "i=0; while [ \$i -lt 600 ]; do curl -s --max-time 5 -o /dev/null \
 	    https://api.example.test/loop-$victim-\$i; [ \$i = 0 ] && \
 	    echo kill-ready; i=\$((i + 1)); done; echo not-killed" \
