@@ -7,7 +7,8 @@
 # What is completed: the subcommands and the global options; each
 # subcommand's options and words (agents, ca/policy/image verbs); file names
 # after --kernel, --initrd, --disk and `policy lint`; image names
-# (${CAPSEM_HOME:-~/.capsem}/images/*) and directories after --image; image
+# (${CAPSEM_HOME:-~/.capsem}/images/*) and directories after --image;
+# directories after -w/--workspace (a typed ":ro" suffix is kept); image
 # names after `image build`; running session ids (`capsemctl list -q`)
 # after attach, status, stop, reload and logs.  Options are offered for a
 # word that starts with "-" (doctor, whose agent is optional, also offers
@@ -196,8 +197,8 @@ _capsemctl_scan()
 
 _capsemctl_start()
 {
-	_capsemctl_scan "$1" ne "--name --image --env --kernel --initrd --disk
-	    --mem --cpus --user" 1
+	_capsemctl_scan "$1" new "--name --image --env --kernel --initrd --disk
+	    --mem --cpus --user --workspace" 1
 	case $kind in
 	arg)
 		case $opt in
@@ -208,11 +209,15 @@ _capsemctl_start()
 		--kernel | --initrd | --disk)
 			_capsemctl_files -f
 			;;
+		-w | --workspace)
+			_capsemctl_files -d
+			;;
 		esac
 		;;
 	opt)
 		_capsemctl_add -d --detach -n --name --image -e --env --kernel \
-		    --initrd --disk --mem --cpus --user --host-only --help
+		    --initrd --disk --mem --cpus --user -w --workspace \
+		    --no-workspace --force --host-only --help
 		;;
 	pos)
 		# The agent, then its own arguments; after "--" the command

@@ -39,11 +39,12 @@ static const struct command {
 	const char	*what;
 } commands[] = {
 	{ "start", cmd_start, "start [-d] [-n name] [--image NAME|DIR] "
+	    "[-w DIR[:ro] | --no-workspace] [--force] "
 	    "[-e NAME=VALUE] [--mem MB] [--cpus N] [--user U] "
 	    "claude|gemini|codex|shell [args] | -- command",
 	    "start an agent, a shell or a command in a new VM" },
 	{ "start", cmd_start, "start [-d] --kernel K --initrd I [--disk D] "
-	    "[-e NAME=VALUE] [--mem MB] [--cpus N] [--user U] -- command",
+	    "[-w DIR[:ro]] [--force] [-e NAME=VALUE] [--mem MB] [--cpus N] [--user U] -- command",
 	    "boot a given kernel and initrd" },
 	{ "start", cmd_start, "start --host-only [-d] [-n name] [agent]",
 	    "the host-side processes alone, no VM" },

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "msg.h"
 #include "session.h"
+#include "workspace.h"
 
 /* The shell of "start shell": the image's bash if it has one. */
 static char *shell_argv[] = {
@@ -109,6 +110,26 @@ start_image_open(const char *image, const char *agent, struct start_image *im)
 }
 
 /*
+ * Before anything is spawned or made: can the workspace asked for (-w, or
+ * the current directory by default) be shared?  The policy is not read
+ * here; the session checks again with it (workspace_resolve).  0, or 1
+ * after one line saying why not.
+ */
+static int
+start_workspace_check(const struct vm_opts *o)
+{
+	struct workspace ws;
+	char	 err[PATH_MAX + 256];
+
+	if (workspace_resolve(o, NULL, &ws, err, sizeof(err)) == -1) {
+		fprintf(stderr, "capsemctl: start: %s\n", err);
+		return 1;
+	}
+	workspace_close(&ws);
+	return 0;
+}
+
+/*
  * Before anything is spawned or made: can this host run our guest?  If
  * not, one line of what was found and what would fix it, and -1.
  */
@@ -144,18 +165,22 @@ cmd_start(int argc, char *argv[])
 		{ "mem", required_argument, NULL, 'm' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "workspace", required_argument, NULL, 'w' },
+		{ "no-workspace", no_argument, NULL, 'N' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct session_opts opts;
 	struct start_image im;
 	const char *errstr, *image = NULL;
-	char	*agent_argv[VM_ARGV_MAX + 1];
+	char	*agent_argv[VM_ARGV_MAX + 1], wsdir[PATH_MAX], err[256];
 	int	 ch, host_only = 0, dashdash, i, r;
+	bool	 ro;
 
 	memset(&opts, 0, sizeof(opts));
 	opts.mode = SESSION_HOST_ONLY;
 	opts.verbose = log_getverbose();
-	while ((ch = getopt_long(argc, argv, "+dHn:e:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+dHn:e:w:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			opts.detach = true;
@@ -222,9 +247,29 @@ cmd_start(int argc, char *argv[])
 		case 'u':
 			opts.vm.user = optarg;
 			break;
+		case 'w':
+			if (workspace_parse_arg(optarg, wsdir, sizeof(wsdir),
+			    &ro, err, sizeof(err)) == -1) {
+				fprintf(stderr, "capsemctl: start: %s\n",
+				    err);
+				return 2;
+			}
+			opts.vm.workspace_arg = optarg;
+			break;
+		case 'N':
+			opts.vm.workspace_none = true;
+			break;
+		case 'f':
+			opts.vm.workspace_force = true;
+			break;
 		default:
 			return usage_of("start");
 		}
+	}
+	if (opts.vm.workspace_arg != NULL && opts.vm.workspace_none) {
+		fprintf(stderr, "capsemctl: start: -w and --no-workspace "
+		    "contradict each other\n");
+		return usage_of("start");
 	}
 	dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
 	argc -= optind;
@@ -232,7 +277,8 @@ cmd_start(int argc, char *argv[])
 	if (host_only) {
 		/* The host side alone: no guest, for tests and status. */
 		if (argc > 1 || dashdash || opts.vm.kernel != NULL ||
-		    image != NULL || opts.vm.nenv > 0)
+		    image != NULL || opts.vm.nenv > 0 ||
+		    opts.vm.workspace_arg != NULL)
 			return usage_of("start");
 		opts.agent = argc == 1 ? argv[0] : NULL;
 		return session_run(&opts);
@@ -246,6 +292,10 @@ cmd_start(int argc, char *argv[])
 			    "--initrd (the image's, with capsem-init)\n");
 			return 2;
 		}
+		/* a bare kernel shares nothing unless asked (-w) */
+		opts.vm.workspace_default = false;
+		if (start_workspace_check(&opts.vm) != 0)
+			return 1;
 		if (start_host_can_run() == -1)
 			return 1;
 		opts.vm.argv = argv;
@@ -265,7 +315,11 @@ cmd_start(int argc, char *argv[])
 		    "--kernel; an image brings its own\n");
 		return 2;
 	}
+	/* an image's agent, shell or command: the current directory */
+	opts.vm.workspace_default = true;
 	/* Say what is missing before minutes of image building. */
+	if (start_workspace_check(&opts.vm) != 0)
+		return 1;
 	if (start_host_can_run() == -1)
 		return 1;
 	if (!dashdash)

@@ -31,12 +31,16 @@ int	workspace_parse_arg(const char *arg, char *dir, size_t dirlen,
 /*
  * Decide and open the session's workspace from o (workspace_arg,
  * workspace_default, workspace_none, workspace_force) and the policy's
- * [workspace] table: nothing when --no-workspace, when neither -w nor the
- * default asks, or ... ; refuses (-1, one line in err) "/", the home
- * directory itself, ~/.capsem, a directory inside it or an ancestor of it,
- * a directory the user cannot write (rw), unless --force; refuses always
- * when the policy forbids workspaces (naming its file:line).  The policy
- * may force read-only.  ws->fd is -1 unless shared.
+ * [workspace] table: nothing (0, not shared) when --no-workspace, or when
+ * neither -w nor the default (the current directory) asks; refuses (-1,
+ * one line in err) a path that is not an existing directory, and "/",
+ * the home directory itself, capsem_home(), a directory inside it or an
+ * ancestor of it, a directory the user cannot write (rw), unless --force;
+ * refuses always when the policy forbids workspaces (naming its
+ * file:line).  The policy, or a -w "DIR:ro", makes it read-only.  pol may
+ * be NULL: no policy (capsemctl start checks early with NULL, before the
+ * policy is read).  ws->path is the realpath and ws->fd the directory
+ * opened there, -1 unless shared.
  */
 int	workspace_resolve(const struct vm_opts *o, const struct policy *pol,
 	    struct workspace *ws, char *err, size_t errlen);

@@ -33,7 +33,8 @@
 #include "config.h"
 #include "text.h"
 
-enum table_kind { T_NETWORK, T_HTTP, T_CREDENTIALS, T_UPSTREAM, T_VM };
+enum table_kind { T_NETWORK, T_HTTP, T_CREDENTIALS, T_UPSTREAM, T_VM,
+    T_WORKSPACE };
 enum value_type { V_STRING, V_BOOL, V_INT, V_STRLIST };
 
 static const char *const value_type_names[] = {
@@ -66,6 +67,8 @@ static const struct key_def schema[] = {
 	{ T_UPSTREAM,	 "ca_file",		V_STRING },
 	{ T_VM,		 "cpus",		V_INT },
 	{ T_VM,		 "memory_mb",		V_INT },
+	{ T_WORKSPACE,	 "allow",		V_BOOL },
+	{ T_WORKSPACE,	 "readonly",		V_BOOL },
 };
 #define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
 #define KEY_NAME_MAX	40	/* longer keys are unknown; inih cuts at 50 */
@@ -561,7 +564,7 @@ add_table(struct reader *rd, enum table_kind kind, size_t index,
 	return t;
 }
 
-/* [network], [upstream], [vm]: tables that may appear once. */
+/* [network], [upstream], [vm], [workspace]: tables that may appear once. */
 static bool
 open_single_table(struct reader *rd, enum table_kind kind, bool *has,
     unsigned *line, const char *display)
@@ -695,6 +698,10 @@ parse_table_header(struct reader *rd)
 	else if (nparts == 1 && strcmp(parts[0], "vm") == 0)
 		ok = open_single_table(rd, T_VM, &rd->cfg->has_vm,
 		    &rd->cfg->vm_line, display);
+	else if (nparts == 1 && strcmp(parts[0], "workspace") == 0)
+		ok = open_single_table(rd, T_WORKSPACE,
+		    &rd->cfg->has_workspace, &rd->cfg->workspace_line,
+		    display);
 	else if (nparts == 1 && (strcmp(parts[0], "http") == 0 ||
 	    strcmp(parts[0], "credentials") == 0))
 		rd_error(rd, rd->lineno, "table [%s] needs a host: "
@@ -809,6 +816,7 @@ table_kind_keys(enum table_kind kind)
 	case T_CREDENTIALS: return "header, env";
 	case T_UPSTREAM: return "resolve, ca_file";
 	case T_VM: return "cpus, memory_mb";
+	case T_WORKSPACE: return "allow, readonly";
 	}
 	return "";
 }
@@ -909,6 +917,8 @@ check_value(struct reader *rd, const struct table_ref *t,
 			return false;
 		}
 		return true;
+	case T_WORKSPACE:
+		return true;
 	}
 	return false;
 }
@@ -984,6 +994,14 @@ store_value(struct config *cfg, const struct table_ref *t,
 		n->v = v->i;
 		n->set = true;
 		n->line = v->line;
+		break;
+	}
+	case T_WORKSPACE: {
+		struct config_bool *b = strcmp(k->name, "allow") == 0 ?
+		    &cfg->ws_allow : &cfg->ws_readonly;
+		b->v = v->b;
+		b->set = true;
+		b->line = v->line;
 		break;
 	}
 	}

@@ -91,6 +91,11 @@ struct config {
 	unsigned	 vm_line;
 	struct config_int cpus;			/* [vm] cpus */
 	struct config_int memory_mb;		/* [vm] memory_mb */
+
+	bool		 has_workspace;
+	unsigned	 workspace_line;
+	struct config_bool ws_allow;		/* [workspace] allow */
+	struct config_bool ws_readonly;		/* [workspace] readonly */
 };
 
 /*

@@ -170,5 +170,11 @@ config_dump_json(const struct config *cfg, void (*put)(void *, const char *,
 		dint(&d, "memory_mb", &cfg->memory_mb);
 		dclose(&d);
 	}
+	if (cfg->has_workspace) {
+		dopen(&d, "workspace");
+		dbool(&d, "allow", &cfg->ws_allow);
+		dbool(&d, "readonly", &cfg->ws_readonly);
+		dclose(&d);
+	}
 	dput(&d, "}\n");
 }

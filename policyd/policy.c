@@ -239,6 +239,7 @@ struct policy {
 	size_t		 ncreds;
 	int		 cpus;
 	int		 memory_mb;
+	struct policy_workspace ws;
 };
 
 /* ---- building ---- */
@@ -380,6 +381,27 @@ policy_free(struct policy *p)
 	free(p);
 }
 
+/*
+ * [workspace]: allow is user AND corp, readonly user OR corp; corp is
+ * merged last, so only corp's own false / true replaces what is recorded:
+ * the reason shown is corp's when both files decide.
+ */
+static void
+merge_workspace(struct policy_workspace *ws, const struct config *cfg,
+    const char *file)
+{
+	if (cfg->ws_allow.set && !cfg->ws_allow.v) {
+		ws->allow = false;
+		snprintf(ws->allow_file, sizeof(ws->allow_file), "%s", file);
+		ws->allow_line = cfg->ws_allow.line;
+	}
+	if (cfg->ws_readonly.set && cfg->ws_readonly.v) {
+		ws->readonly = true;
+		snprintf(ws->ro_file, sizeof(ws->ro_file), "%s", file);
+		ws->ro_line = cfg->ws_readonly.line;
+	}
+}
+
 static int
 merge_settings(struct policy *p, const struct config *cfg,
     const struct side *sd, char *err, size_t errlen)
@@ -426,6 +448,7 @@ merge_settings(struct policy *p, const struct config *cfg,
 		p->cpus = (int)cfg->cpus.v;
 	if (cfg->memory_mb.set)
 		p->memory_mb = (int)cfg->memory_mb.v;
+	merge_workspace(&p->ws, cfg, sd->file);
 	for (i = 0; i < cfg->ncredentials; i++) {
 		const struct config_credential *cc = &cfg->credentials[i];
 
@@ -484,6 +507,7 @@ policy_build(const struct config *user, const struct config *corp,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	p->ws.allow = true;
 	if (side_build(&p->side[SIDE_USER], user, err, errlen) == -1 ||
 	    side_build(&p->side[SIDE_CORP], corp, err, errlen) == -1 ||
 	    merge_settings(p, user, &p->side[SIDE_USER], err, errlen) == -1 ||
@@ -866,6 +890,13 @@ policy_show(const struct policy *p, FILE *fp)
 	if (p->cpus != 0 || p->memory_mb != 0)
 		fprintf(fp, "[vm] cpus %d memory_mb %d\n", p->cpus,
 		    p->memory_mb);
+	fprintf(fp, "[workspace]\n");
+	show_line(fp, p->ws.allow ? "allow = true" : "allow = false",
+	    p->ws.allow ? POLICY_BUILTIN_FILE : p->ws.allow_file,
+	    p->ws.allow_line);
+	show_line(fp, p->ws.readonly ? "readonly = true" : "readonly = false",
+	    p->ws.readonly ? p->ws.ro_file : POLICY_BUILTIN_FILE,
+	    p->ws.ro_line);
 }
 
 /* ---- settings ---- */
@@ -910,6 +941,12 @@ int
 policy_vm_memory_mb(const struct policy *p)
 {
 	return p->memory_mb;
+}
+
+void
+policy_workspace(const struct policy *p, struct policy_workspace *out)
+{
+	*out = p->ws;
 }
 
 size_t

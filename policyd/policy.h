@@ -97,6 +97,23 @@ const struct config_resolve *policy_resolve(const struct policy *, size_t i);
 int	policy_vm_cpus(const struct policy *);		/* 0 if unset */
 int	policy_vm_memory_mb(const struct policy *);	/* 0 if unset */
 
+/*
+ * [workspace]: allow is user AND corp (default true), readonly is user OR
+ * corp (default false), so neither file can loosen the other.  The file
+ * and line are those of the setting that made allow false or readonly
+ * true (corp's when both did), "" and 0 when none did.
+ */
+#define POLICY_FILE_MAX	1024
+struct policy_workspace {
+	bool		 allow;
+	bool		 readonly;
+	char		 allow_file[POLICY_FILE_MAX];	/* allow = false */
+	unsigned	 allow_line;
+	char		 ro_file[POLICY_FILE_MAX];	/* readonly = true */
+	unsigned	 ro_line;
+};
+void	policy_workspace(const struct policy *, struct policy_workspace *);
+
 struct policy_credential {
 	char		 host[CONFIG_HOST_MAX + 1];	/* normalised, exact */
 	char		 header[128];

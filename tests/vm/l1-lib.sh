@@ -24,6 +24,10 @@ session_env() {
 	trap '' PIPE	# a session that died early must not end the run
 	mkdir -p "$CAPSEM_HOME" "$XDG_RUNTIME_DIR"
 	chmod 700 "$CAPSEM_HOME" "$XDG_RUNTIME_DIR"
+	# An image session shares the current directory at /workspace, and
+	# capsemctl start refuses / and a directory holding $CAPSEM_HOME:
+	# run from a project-like directory of our own.
+	mkdir -p "$T/work" && cd "$T/work" || exit 1
 }
 
 # dump NAME FILE: the file between markers, for the runner to read.

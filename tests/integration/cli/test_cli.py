@@ -22,7 +22,11 @@ CHILDREN = {}
 # Every command of the table, and arguments each refuses as a usage error.
 BAD_ARGS = {
     "start": [["--bogus"], ["frobnicator"], ["--mem", "1", "shell"],
-              ["--host-only", "--", "x"]],
+              ["--host-only", "--", "x"],
+              ["-w", "x", "--no-workspace", "--", "true"],
+              ["--no-workspace", "--workspace", "x", "shell"],
+              ["-w", ":ro", "--", "true"], ["-w", "", "shell"],
+              ["--host-only", "-w", "/tmp"]],
     "proxy": [[], ["--bogus"]],
     "list": [["extra"], ["--bogus"], ["--json", "-q"]],
     "status": [[], ["a", "b"], ["--bogus", "x"]],
@@ -63,8 +67,8 @@ class CliTest(unittest.TestCase):
                     f.close()
         self.tmpdir.cleanup()
 
-    def ctl(self, *args):
-        return subprocess.run([CAPSEMCTL, *args], env=self.env,
+    def ctl(self, *args, cwd=None):
+        return subprocess.run([CAPSEMCTL, *args], env=self.env, cwd=cwd,
                               capture_output=True, text=True, timeout=60)
 
     def start(self, *args):
@@ -186,6 +190,41 @@ class CliTest(unittest.TestCase):
                                                    r.stderr))
                 self.assertTrue(r.stderr.strip(), (cmd, args))
                 self.assertNotIn("Traceback", r.stderr)
+
+    def test_workspace_refused_before_start(self):
+        """A workspace that cannot be shared: one line, exit 1, and
+        nothing started or made (no session, no CAPSEM_HOME)."""
+        tmp = self.tmpdir.name
+        home = self.env["CAPSEM_HOME"]
+        os.makedirs(os.path.join(tmp, "work"))
+        cases = [
+            (["-w", "/nonexistent", "--", "true"],
+             "workspace /nonexistent: No such file or directory"),
+            (["-w", "/nonexistent:ro", "shell"],
+             "workspace /nonexistent: No such file or directory"),
+            (["-w", "/", "--", "true"], "workspace /: refusing"),
+            (["--workspace", tmp, "claude"], "holds capsem's own directory"),
+            (["--kernel", "/nonexistent", "--initrd", "/nonexistent",
+              "-w", "/", "--", "true"], "workspace /: refusing"),
+        ]
+        for args, want in cases:
+            r = self.ctl("start", *args)
+            self.assertEqual(r.returncode, 1, (args, r.stderr))
+            self.assertEqual(len(r.stderr.strip().split("\n")), 1, r.stderr)
+            self.assertIn(want, r.stderr)
+            if "refusing" in want or "holds" in want:
+                self.assertIn("--force overrides", r.stderr)
+            self.assertEqual(r.stdout, "")
+            self.assertFalse(os.path.exists(home), (args, os.listdir(tmp)))
+        # the default is the current directory, and says --no-workspace
+        r = self.ctl("start", "shell", cwd=tmp)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("workspace %s:" % os.path.realpath(tmp), r.stderr)
+        self.assertIn("--no-workspace shares nothing", r.stderr)
+        # a bare kernel shares nothing by default: not refused for that
+        r = self.ctl("start", "--kernel", "/nonexistent", "--initrd",
+                     "/nonexistent", "--", "true", cwd=tmp)
+        self.assertNotIn("workspace", r.stderr)
 
     def test_failures_exit_1(self):
         for args in (["status", "nosuch"], ["stop", "nosuch"],

@@ -448,6 +448,107 @@ START_TEST(settings_merge)
 }
 END_TEST
 
+/* Build from two documents (either may be NULL) and take [workspace]. */
+static void
+ws_merge(const char *ut, const char *ct, struct policy_workspace *ws)
+{
+	struct config u, c;
+	struct policy *p;
+	char	 err[CONFIG_ERR_MAX];
+
+	config_init(&u);
+	config_init(&c);
+	if (ut != NULL)
+		ck_assert_msg(config_parse_buf(&u, "user.toml", ut, strlen(ut),
+		    err, sizeof(err)) == 0, "%s", err);
+	if (ct != NULL)
+		ck_assert_msg(config_parse_buf(&c, "corp.toml", ct, strlen(ct),
+		    err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_nonnull(p = policy_build(ut != NULL ? &u : NULL,
+	    ct != NULL ? &c : NULL, err, sizeof(err)));
+	policy_workspace(p, ws);
+	policy_free(p);
+	config_free(&u);
+	config_free(&c);
+}
+
+START_TEST(workspace_merge)
+{
+	struct policy_workspace ws;
+
+	/* defaults: allowed, read-write, nothing decided */
+	ws_merge(NULL, NULL, &ws);
+	ck_assert(ws.allow && !ws.readonly);
+	ck_assert_str_eq(ws.allow_file, "");
+	ck_assert_str_eq(ws.ro_file, "");
+	ws_merge("[workspace]\nallow = true\nreadonly = false\n", NULL, &ws);
+	ck_assert(ws.allow && !ws.readonly);
+	ck_assert_str_eq(ws.allow_file, "");
+
+	/* corp allow = false beats user allow = true */
+	ws_merge("[workspace]\nallow = true\n",
+	    "# corp\n[workspace]\nallow = false\n", &ws);
+	ck_assert(!ws.allow);
+	ck_assert_str_eq(ws.allow_file, "corp.toml");
+	ck_assert_uint_eq(ws.allow_line, 3);
+
+	/* the user may forbid it alone */
+	ws_merge("[workspace]\nallow = false\n", "[workspace]\nallow = true\n",
+	    &ws);
+	ck_assert(!ws.allow);
+	ck_assert_str_eq(ws.allow_file, "user.toml");
+	ck_assert_uint_eq(ws.allow_line, 2);
+
+	/* user readonly = true holds against corp readonly = false */
+	ws_merge("[workspace]\n\nreadonly = true\n",
+	    "[workspace]\nreadonly = false\n", &ws);
+	ck_assert(ws.allow && ws.readonly);
+	ck_assert_str_eq(ws.ro_file, "user.toml");
+	ck_assert_uint_eq(ws.ro_line, 3);
+
+	/* corp readonly = true cannot be loosened by the user */
+	ws_merge("[workspace]\nreadonly = false\n",
+	    "[workspace]\nreadonly = true\n", &ws);
+	ck_assert(ws.readonly);
+	ck_assert_str_eq(ws.ro_file, "corp.toml");
+	ck_assert_uint_eq(ws.ro_line, 2);
+
+	/* both decide: corp is the one named */
+	ws_merge("[workspace]\nallow = false\nreadonly = true\n",
+	    "[vm]\ncpus = 2\n[workspace]\nreadonly = true\nallow = false\n",
+	    &ws);
+	ck_assert(!ws.allow && ws.readonly);
+	ck_assert_str_eq(ws.allow_file, "corp.toml");
+	ck_assert_uint_eq(ws.allow_line, 5);
+	ck_assert_str_eq(ws.ro_file, "corp.toml");
+	ck_assert_uint_eq(ws.ro_line, 4);
+}
+END_TEST
+
+START_TEST(workspace_show)
+{
+	struct config c;
+	struct policy *p;
+	char	 err[CONFIG_ERR_MAX], *out = NULL;
+	size_t	 len = 0;
+	FILE	*fp;
+	const char *ct = "[workspace]\nreadonly = true\n";
+
+	ck_assert(config_parse_buf(&c, "corp.toml", ct, strlen(ct), err,
+	    sizeof(err)) == 0);
+	ck_assert_ptr_nonnull(p = policy_build(NULL, &c, err, sizeof(err)));
+	ck_assert_ptr_nonnull(fp = open_memstream(&out, &len));
+	policy_show(p, fp);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(out, "[workspace]\nallow = true "));
+	ck_assert_ptr_nonnull(strstr(out, "readonly = true"));
+	ck_assert_ptr_nonnull(strstr(out, " corp.toml:2\n"));
+	free(out);
+	policy_free(p);
+	config_free(&c);
+}
+END_TEST
+
 START_TEST(show_names_origins)
 {
 	struct policy *p = build_pair("user-basic.toml", "corp.toml");
@@ -551,6 +652,8 @@ main(void)
 	tcase_add_test(tc, many_patterns);
 	tcase_add_test(tc, settings_merge);
 	tcase_add_test(tc, show_names_origins);
+	tcase_add_test(tc, workspace_merge);
+	tcase_add_test(tc, workspace_show);
 	tcase_add_test(tc, audit_line);
 	tcase_add_test(tc, audit_event_line);
 	suite_add_tcase(s, tc);
