@@ -277,9 +277,11 @@ cmd_start(int argc, char *argv[])
 	if (host_only) {
 		/* The host side alone: no guest, for tests and status. */
 		if (argc > 1 || dashdash || opts.vm.kernel != NULL ||
-		    image != NULL || opts.vm.nenv > 0 ||
-		    opts.vm.workspace_arg != NULL)
+		    image != NULL || opts.vm.nenv > 0)
 			return usage_of("start");
+		/* -w: capsem-fsd too, serving no guest (tests, status) */
+		if (start_workspace_check(&opts.vm) != 0)
+			return 1;
 		opts.agent = argc == 1 ? argv[0] : NULL;
 		return session_run(&opts);
 	}

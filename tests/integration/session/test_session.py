@@ -2,7 +2,7 @@
 """A real host-only session: five processes, each child in its sandbox,
 supervision that ends the whole session when any child dies.
 
-usage: test_session.py CAPSEMCTL CERTD POLICYD NETPROXY VMM
+usage: test_session.py CAPSEMCTL CERTD POLICYD NETPROXY VMM FSD
 Runs as root (as CI does): it looks into other processes' namespaces.
 """
 import json
@@ -164,6 +164,73 @@ class SessionTest(unittest.TestCase):
                         or int(fd) <= 2,
                         f"{name} has fd {fd} -> {target}")
 
+    def start_with_workspace(self):
+        ws = os.path.join(self.tmpdir.name, "project")
+        os.makedirs(ws, exist_ok=True)
+        s = Session(self.tmpdir.name, args=("-w", ws))
+        self.sessions.append(s)
+        return s, ws
+
+    def test_workspace_fsd_sandboxed(self):
+        """-w adds capsem-fsd: sandboxed like the others, holding only the
+        workspace directory, as the user who started the session."""
+        s, ws = self.start_with_workspace()
+        self.assertEqual(sorted(s.children),
+                         ["capsem-certd", "capsem-fsd", "capsem-netproxy",
+                          "capsem-policyd", "capsem-vmm"])
+        pid = s.children["capsem-fsd"]
+        st = proc_status(pid)
+        self.assertEqual(int(st["PPid"]), s.p.pid)
+        self.assertEqual(st["CapEff"], "0000000000000000")
+        self.assertEqual(st["CapPrm"], "0000000000000000")
+        self.assertEqual(st["CapBnd"], "0000000000000000")
+        self.assertEqual(st["NoNewPrivs"], "1")
+        self.assertEqual(st["Seccomp"], "2")
+        # it keeps our uid: the files it makes are the user's
+        self.assertEqual(st["Uid"].split(), [str(os.getuid())] * 4)
+        self.assertEqual(os.listdir(f"/proc/{pid}/root"), [])
+        self.assertNotEqual(os.readlink(f"/proc/{pid}/ns/net"),
+                            os.readlink("/proc/self/ns/net"))
+        links = subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "-o",
+                                "link"], capture_output=True, text=True,
+                               check=True).stdout
+        self.assertEqual([l.split(":")[1].strip() for l in links.splitlines()],
+                         ["lo"])
+        held = []
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if int(fd) <= 2 or target.startswith(("socket:", "anon_inode:",
+                                                  "pipe:", "/dev/null")):
+                continue
+            held.append(target)
+        self.assertEqual(held, [ws], "fsd holds more than the workspace")
+        text = s.ctl("status", s.id).stdout
+        self.assertIn("capsem-fsd", text)
+        self.assertIn("read-write", text)
+        with open(os.path.join(s.env["CAPSEM_HOME"], "sessions", s.id,
+                               "session.json")) as f:
+            rec = json.load(f)
+        self.assertEqual((rec["workspace"], rec["workspace_mode"]), (ws, "rw"))
+        s.ctl("stop", s.id)
+        code, err = s.finish()
+        self.assertEqual(code, 0, err)
+        self.assertTrue(wait_gone(list(s.children.values())))
+
+    def test_workspace_refused_before_start(self):
+        """/ and a missing directory: one line, exit 1, nothing started."""
+        env = dict(os.environ, CAPSEM_HOME=os.path.join(self.tmpdir.name, "h"),
+                   XDG_RUNTIME_DIR=os.path.join(self.tmpdir.name, "run"))
+        for arg, why in (("/", "--force"), ("/no/such/dir", "No such file")):
+            with self.subTest(dir=arg):
+                r = subprocess.run([CAPSEMCTL, "start", "--host-only", "-w",
+                                    arg], env=env, capture_output=True,
+                                   text=True, timeout=30)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1,
+                                 r.stderr)
+                self.assertIn(why, r.stderr)
+                self.assertEqual(r.stdout, "")
+
     def test_ca_key_only_reaches_certd(self):
         s = self.start()
         key = os.path.join(s.env["CAPSEM_HOME"], "ca", "ca.key")
@@ -251,9 +318,9 @@ class SessionTest(unittest.TestCase):
 
     def test_kill_each_child_ends_session(self):
         for victim in ["capsem-certd", "capsem-policyd", "capsem-netproxy",
-                       "capsem-vmm"]:
+                       "capsem-vmm", "capsem-fsd"]:
             with self.subTest(child=victim):
-                s = self.start()
+                s = self.start_with_workspace()[0]
                 pids = list(s.children.values()) + [s.p.pid]
                 os.kill(s.children[victim], signal.SIGKILL)
                 code, err = s.finish()
@@ -363,11 +430,11 @@ class SessionTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 6:
+    if len(sys.argv) != 7:
         sys.exit(__doc__)
     CAPSEMCTL = os.path.abspath(sys.argv[1])
     for name, path in zip(["capsem-certd", "capsem-policyd", "capsem-netproxy",
-                           "capsem-vmm"], sys.argv[2:]):
+                           "capsem-vmm", "capsem-fsd"], sys.argv[2:]):
         CHILDREN[name] = path
     if os.geteuid() != 0:
         sys.exit("test_session.py: must run as root (it enters other "
