@@ -5,6 +5,7 @@
  */
 
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <dirent.h>
@@ -310,7 +311,12 @@ op_rename(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 		return EINVAL;		/* RENAME_WHITEOUT: not ours to make */
 	n = node_at(s, dir, r->name);
 	target = node_at(s, newdir, r->name2);
-	if (renameat2(dir->fd, r->name, newdir->fd, r->name2, in.flags) == -1)
+	/*
+	 * The system call itself: glibc's renameat2() makes flags 0 a
+	 * renameat(2), which the allowlist (fsd.seccomp) lacks.
+	 */
+	if (syscall(SYS_renameat2, dir->fd, r->name, newdir->fd, r->name2,
+	    in.flags) == -1)
 		return errno;
 	if (name_gone(s, n, dir, r->name, newdir, r->name2) == -1 ||
 	    (target != NULL && target != n &&
