@@ -139,6 +139,7 @@ op_setattr(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 
 	NODE_OR_STALE(n, r->hdr.nodeid);
 	WRITABLE();
+	ROOM(sizeof(struct fuse_attr_out));
 	memcpy(&in, r->arg, sizeof(in));
 	if (in.valid & FATTR_FH && (fhfd = fs_file_fd(s, in.fh)) == -1)
 		return EBADF;
@@ -212,6 +213,7 @@ op_symlink(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 
 	NODE_OR_STALE(dir, r->hdr.nodeid);
 	WRITABLE();
+	ROOM(sizeof(struct fuse_entry_out));
 	/* name, then the target: stored, never followed here */
 	if (symlinkat(r->name2, dir->fd, r->name) == -1)
 		return errno;
@@ -228,6 +230,7 @@ op_mknod(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 
 	NODE_OR_STALE(dir, r->hdr.nodeid);
 	WRITABLE();
+	ROOM(sizeof(struct fuse_entry_out));
 	memcpy(&in, r->arg, sizeof(in));
 	if (!S_ISREG(in.mode)) {
 		s->count.refused++;	/* devices, FIFOs, sockets */
@@ -249,6 +252,7 @@ op_mkdir(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 
 	NODE_OR_STALE(dir, r->hdr.nodeid);
 	WRITABLE();
+	ROOM(sizeof(struct fuse_entry_out));
 	memcpy(&in, r->arg, sizeof(in));
 	if (mkdirat(dir->fd, r->name, in.mode & FS_MODE_BITS) == -1)
 		return errno;
@@ -338,6 +342,7 @@ op_link(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 
 	NODE_OR_STALE(dir, r->hdr.nodeid);
 	WRITABLE();
+	ROOM(sizeof(struct fuse_entry_out));
 	memcpy(&in, r->arg, sizeof(in));
 	NODE_OR_STALE(old, in.oldnodeid);
 	if (S_ISDIR(old->type))
