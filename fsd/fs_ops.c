@@ -29,6 +29,10 @@
 	if (s->readonly)						\
 		return EROFS;						\
 } while (0)
+#define NODE_ROOM() do {						\
+	if (!fs_inode_room(&s->inodes))					\
+		return ENFILE;						\
+} while (0)
 #define ROOM(sz) do {							\
 	if (paycap < (sz))						\
 		return EIO;						\
@@ -214,6 +218,7 @@ op_symlink(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 	NODE_OR_STALE(dir, r->hdr.nodeid);
 	WRITABLE();
 	ROOM(sizeof(struct fuse_entry_out));
+	NODE_ROOM();
 	/* name, then the target: stored, never followed here */
 	if (symlinkat(r->name2, dir->fd, r->name) == -1)
 		return errno;
@@ -236,6 +241,7 @@ op_mknod(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 		s->count.refused++;	/* devices, FIFOs, sockets */
 		return EPERM;
 	}
+	NODE_ROOM();
 	if ((fd = fs_openat(dir->fd, r->name, O_CREAT | O_EXCL | O_WRONLY,
 	    in.mode & FS_MODE_BITS)) == -1)
 		return errno;
@@ -254,6 +260,7 @@ op_mkdir(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 	WRITABLE();
 	ROOM(sizeof(struct fuse_entry_out));
 	memcpy(&in, r->arg, sizeof(in));
+	NODE_ROOM();
 	if (mkdirat(dir->fd, r->name, in.mode & FS_MODE_BITS) == -1)
 		return errno;
 	return entry_reply(s, dir, r->name, payload, paycap, plen);
@@ -428,6 +435,7 @@ op_create(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 	WRITABLE();
 	memcpy(&in, r->arg, sizeof(in));
 	ROOM(sizeof(e) + sizeof(struct fuse_open_out));
+	NODE_ROOM();
 	if ((fd = fs_openat(dir->fd, r->name, ((int)in.flags &
 	    (FS_OPEN_FLAGS | O_EXCL | O_TRUNC)) | O_CREAT | O_NONBLOCK,
 	    in.mode & FS_MODE_BITS)) == -1)

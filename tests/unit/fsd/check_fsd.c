@@ -893,10 +893,33 @@ START_TEST(inode_bound)
 	ck_assert_uint_eq(srv.inodes.full, 1);
 	/* a node already held needs no slot */
 	ck_assert_uint_eq(lookup_ok(ROOT_ID, "f1"), id[1]);
+	/* what would make a file with no node for it is not made */
 	ck_assert_int_eq(do_mkdir(ROOT_ID, "d", 0755), ENFILE);
 	ck_assert_uint_eq(srv.inodes.full, 2);
+	ck_assert_int_eq(do_mknod(ROOT_ID, "m", S_IFREG | 0644, 0), ENFILE);
+	begin(FUSE_SYMLINK, ROOT_ID);
+	put_str("l");
+	put_str("f0");
+	ck_assert_int_eq(serve(), ENFILE);
+	{
+		struct fuse_create_in ci;
+		struct stat st;
+
+		memset(&ci, 0, sizeof(ci));
+		ci.flags = O_WRONLY;
+		ci.mode = S_IFREG | 0644;
+		begin(FUSE_CREATE, ROOT_ID);
+		put(&ci, sizeof(ci));
+		put_str("c");
+		ck_assert_int_eq(serve(), ENFILE);
+		ck_assert_int_eq(host_lstat("d", &st), -1);
+		ck_assert_int_eq(host_lstat("m", &st), -1);
+		ck_assert_int_eq(host_lstat("l", &st), -1);
+		ck_assert_int_eq(host_lstat("c", &st), -1);
+	}
+	ck_assert_uint_eq(srv.inodes.full, 5);
 	ck_assert_int_eq(lookup(ROOT_ID, "f4", &e), ENFILE);
-	ck_assert_uint_eq(srv.inodes.full, 3);
+	ck_assert_uint_eq(srv.inodes.full, 6);
 	/* one forget frees a slot */
 	forget(id[0], 1);
 	ck_assert_uint_ne(lookup_ok(ROOT_ID, "f3"), 0);
@@ -915,7 +938,7 @@ START_TEST(inode_bound)
 	ck_assert_uint_eq(srv.inodes.used, 2);
 	lookup_ok(ROOT_ID, "f4");
 	lookup_ok(ROOT_ID, "f0");
-	ck_assert_uint_eq(srv.inodes.full, 4);
+	ck_assert_uint_eq(srv.inodes.full, 7);
 	fs_server_free(&srv);
 }
 END_TEST
