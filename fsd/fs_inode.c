@@ -182,6 +182,15 @@ fs_inode_add(struct fs_inodes *t, struct fs_inode *parent, const char *name,
 	return n;
 }
 
+bool
+fs_inode_room(struct fs_inodes *t)
+{
+	if (t->free_head != FS_INODE_NONE)
+		return true;
+	t->full++;
+	return false;
+}
+
 void
 fs_inode_forget(struct fs_inodes *t, uint64_t nodeid, uint64_t count)
 {

@@ -62,6 +62,12 @@ struct fs_inode *fs_inode_find(struct fs_inodes *, dev_t, ino_t);
 struct fs_inode *fs_inode_add(struct fs_inodes *, struct fs_inode *parent,
 	    const char *name, int fd, dev_t dev, ino_t ino, mode_t type);
 
+/*
+ * A free slot for a new node?  If not, counted as a refusal (full): what
+ * would make a new file asks first, so it is not made without a node.
+ */
+bool	fs_inode_room(struct fs_inodes *);
+
 /* The guest dropped n lookups; the node may go. */
 void	fs_inode_forget(struct fs_inodes *, uint64_t nodeid, uint64_t n);
 

@@ -385,7 +385,7 @@ fs_serve(struct fs_server *s, const uint8_t *buf, size_t len,
 	struct fs_req	 r;
 	fs_op_fn	 fn;
 	size_t		 cap = out_max < outcap ? out_max : outcap, plen = 0;
-	int		 err;
+	int		 err = 0;
 
 	s->count.requests++;
 	switch (fs_req_parse(buf, len, &r, why, whylen)) {
@@ -402,6 +402,9 @@ fs_serve(struct fs_server *s, const uint8_t *buf, size_t len,
 			forget(s, &r);
 			return 0;
 		}
+		/* before the operation: a change must not be half answered */
+		if (cap < sizeof(oh))
+			break;
 		if (!s->initialized && r.opcode != FUSE_INIT)
 			err = EIO;
 		else if ((fn = op_here(r.opcode)) == NULL)

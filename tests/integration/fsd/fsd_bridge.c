@@ -103,7 +103,8 @@ fsd_to_kernel(int fuse, struct imsgbuf *vmm)
 	ssize_t		 n;
 	int		 r;
 
-	if ((n = imsgbuf_read(vmm)) == 0) {
+	/* ECONNRESET: fsd died with our requests unread (as proc.c) */
+	if ((n = imsgbuf_read(vmm)) == 0 || (n == -1 && errno == ECONNRESET)) {
 		fprintf(stderr, "fsd-bridge: fsd closed the channel\n");
 		exit(4);
 	}
