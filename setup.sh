@@ -15,7 +15,8 @@ PACKAGES="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   python3 mandoc openssl curl nginx dnsutils iproute2 util-linux
   nftables iptables busybox-static cpio xz-utils kmod
   qemu-system-x86 linux-source-6.1 bc bison flex libelf-dev libssl-dev
-  rsync erofs-utils build-essential gzip binutils ca-certificates"
+  rsync erofs-utils build-essential gzip binutils ca-certificates
+  git python3-venv"
 
 # What `capsemctl image build` runs (guest/image/*.sh check for them with
 # img_need), as PROGRAM:PACKAGE.  A program already on PATH is left alone
