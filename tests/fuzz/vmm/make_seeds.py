@@ -4,6 +4,8 @@
 vsock: guest memory with the rings at q*0x200 (desc +0, avail +0x100,
 used +0x140, 16 entries), packets from 0x600, receive buffers from 0x1000.
 boot: a minimal bzImage setup header and a minimal ELF64 with a PVH note.
+fs: the hiprio and request rings as vsock's, FUSE requests from 0x600,
+reply buffers from 0x4000.
 """
 import os
 import struct
@@ -89,3 +91,54 @@ struct.pack_into('<QIHH', vq, 8 + 0, 0x100400, 16, 1, 1)
 struct.pack_into('<QIHH', vq, 8 + 16, 0x100500, 64, 2, 0)
 struct.pack_into('<HHH', vq, 8 + 0x100, 0, 1, 0)
 write('seeds/virtq', 'two-desc-chain', bytes(vq))
+
+
+# fs: guest memory with the hiprio (0) and request (1) rings at q*0x200
+# (as vsock), requests from 0x600, reply buffers from 0x4000.
+def fuse_req(op, unique, nodeid=1, body=b''):
+    return struct.pack('<IIQQIIIHH', 40 + len(body), op, unique, nodeid,
+                       0, 0, 0, 0, 0) + body
+
+
+def fs_seed(hiprio, requests, reply_len=0x200, split=False):
+    mem = bytearray(0x6000)
+    addr, reply = 0x600, 0x4000
+    for q, reqs in ((0, hiprio), (1, requests)):
+        base, d = q * 0x200, 0
+        heads = []
+        for r in reqs:
+            mem[addr:addr + len(r)] = r
+            parts = [(addr, 40), (addr + 40, len(r) - 40)] \
+                if split and len(r) > 40 else [(addr, len(r))]
+            addr += (len(r) + 15) & ~15
+            heads.append(d)
+            for a, n in parts:
+                struct.pack_into('<QIHH', mem, base + 16 * d, a, n, 1, d + 1)
+                d += 1
+            if q == 1:
+                struct.pack_into('<QIHH', mem, base + 16 * d, reply,
+                                 reply_len, 2, 0)
+                reply += reply_len
+                d += 1
+            else:
+                struct.pack_into('<QIHH', mem, base + 16 * (d - 1),
+                                 parts[-1][0], parts[-1][1], 0, 0)
+        struct.pack_into('<HH', mem, base + 0x100, 0, len(heads))
+        for i, h in enumerate(heads):
+            struct.pack_into('<H', mem, base + 0x104 + 2 * i, h)
+    return bytes(mem)
+
+
+fs_init = fuse_req(26, 1, 0, struct.pack('<IIII', 7, 38, 131072, 0) + bytes(48))
+fs_lookup = fuse_req(1, 2, 1, b'f\0')
+fs_getattr = fuse_req(3, 3, 1, bytes(16))
+fs_forget = fuse_req(2, 4, 2, struct.pack('<Q', 1))
+fs_write = fuse_req(16, 5, 2, struct.pack('<QQIIQII', 1, 0, 5, 0, 0, 0, 0) +
+                    b'hello')
+fs_bforget = fuse_req(42, 6, 0, struct.pack('<II', 2, 0) +
+                      struct.pack('<QQQQ', 2, 1, 3, 1))
+write('seeds/fs', 'init-lookup', fs_seed([], [fs_init, fs_lookup, fs_getattr]))
+write('seeds/fs', 'forget-write', fs_seed([fs_forget, fs_bforget],
+                                          [fs_write], split=True))
+write('seeds/fs', 'small-reply', fs_seed([], [fs_lookup, fs_init],
+                                         reply_len=16))

@@ -429,6 +429,8 @@ class TestInodeBound(FsdTest):
             os.stat(p)
         self.assertGreater(enfile, 0)
         self.assertLess(len(made), 1000)
+        # a file refused its node was not made on the host either
+        self.assertEqual(len(os.listdir(self.w)), len(made))
         self.assertTrue(alive(b.fsd))
         self.assertIsNone(b.p.poll())
         # a lookup of a host file the table has no room for: ENFILE too
