@@ -184,6 +184,9 @@ def l1_root_base(build, root, kdir, run_script, tools):
         sub = {'capsem-certd': 'certd', 'capsem-policyd': 'policyd',
                'capsem-netproxy': 'netproxy', 'capsem-vmm': 'vmm'}[c]
         bins.append((os.path.join(build, sub, c), '/vm/libexec/' + c))
+    # an image session shares its directory: capsem-fsd serves it
+    bins.append((os.path.join(build, 'fsd', 'capsem-fsd'),
+                 '/vm/libexec/capsem-fsd'))
     for src, dest in bins:
         nested.copy_libs(copy_bin(src, root, dest), root)
     return vm
