@@ -566,14 +566,14 @@ session_run(const struct session_opts *opts)
 
 	console_detach(s);
 	vm_files_close(&s->vmf);
-	workspace_close(&s->ws);
 	/* Everything is reaped; nothing of the session remains. */
 	if (s->ctl_fd != -1) {
 		close(s->ctl_fd);
 		unlink(s->ctl_path);
 	}
 	if (s->recorded)
-		session_record(s, true);
+		session_record(s, true);	/* names the workspace again */
+	workspace_close(&s->ws);
 	code = s->exit_code;
 	if (code != 0)
 		log_warnx("session %s ended: %s", s->id, s->reason);

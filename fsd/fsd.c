@@ -11,7 +11,8 @@
  *             fd, once;
  *   vmm       MSG_FS_REQUEST{out_max} + one FUSE request -> MSG_FS_REPLY
  *             (none for FORGET), or MSG_FS_VIOLATION when it is malformed;
- *             peerid echoed.  Losing the vmm ends fsd.
+ *             peerid echoed.  When the vmm goes, fsd waits for the
+ *             parent's SHUTDOWN (it is a backend).
  *
  * It never maps guest memory and never resolves a path (fs_server.h).
  */
@@ -37,6 +38,7 @@ struct fsd {
 	struct fs_server server;
 	struct imsgev	 vmm;
 	bool		 have_vmm;
+	bool		 vmm_gone;	/* its channel closed: no second one */
 	uint64_t	 violations;
 	uint8_t		 reply[MSG_FS_REPLY_MAX];
 };
@@ -90,10 +92,14 @@ vmm_closed(struct imsgev *iev, void *ctx)
 {
 	struct fsd *fsd = ctx;
 
-	(void)iev;
-	log_debug("the vmm is gone");
-	fs_server_free(&fsd->server);
-	exit(0);
+	/*
+	 * The parent sees the vmm go and ends the session (shutting us down
+	 * as a backend); exiting here would race the vmm's own end and could
+	 * be taken for the reason.  Just let go.
+	 */
+	log_info("the vmm closed its channel");
+	imsgev_close(iev);
+	fsd->vmm_gone = true;
 }
 
 static void
