@@ -100,7 +100,8 @@ def build_l1_root(build, root, kdir):
     nested.copy_libs(fsd, root)
     e2e.add_test_image(build, vm)
     nested.add_qemu(root, vm)
-    nested.copy_libs(e2e.copy_bin(VIRTIOFSD, root, VIRTIOFSD), root)
+    nested.copy_libs(e2e.copy_bin(VIRTIOFSD, root, '/vm/bin/virtiofsd'),
+                     root)  # l1-init.sh keeps no /usr
     shutil.copy(os.path.join(HERE, 'workload.sh'), vm)
     make_tarball(os.path.join(vm, 'src.tar'))
     qemu_initrd(os.path.join(vm, 'qemu-initrd.cpio'))

@@ -32,7 +32,7 @@ mkdir -p $QWS
 cp "$D/src.tar" "$D/workload.sh" $QWS/
 vfsd() {	# $1: sandbox mode
 	rm -f $T/vfs.sock
-	/usr/lib/qemu/virtiofsd --socket-path=$T/vfs.sock -o source=$QWS \
+	"$D/bin/virtiofsd" --socket-path=$T/vfs.sock -o source=$QWS \
 	    -o cache=auto -o sandbox=$1 >$T/vfsd.log 2>&1 &
 	VFSD=$!
 	n=0
