@@ -14,14 +14,30 @@ K="$D/image/vmlinux"
 
 capsemctl ca init >$T/ca.out 2>&1 || dump ca-init $T/ca.out
 
+# relay FILE: stdin into FILE without CRs, its BENCH- lines to the console
+# at once
+relay() {
+	awk -v f="$1" '{ sub(/\r$/, ""); print > f
+	    if (/^BENCH-/) { print; fflush() } }'
+}
+
+# capsem-fsd holds one O_PATH fd per node the guest knows (up to 32768,
+# fewer if RLIMIT_NOFILE is lower): L1's init leaves the kernel's default
+# hard limit of 4096, which caps it near 3,000 nodes and fails the untar
+# (ENFILE).  A desktop session's hard limit is far higher (systemd: 524288).
+_h=$(ulimit -Hn)
+ulimit -Hn 65536 2>/dev/null
+ulimit -Sn "$(ulimit -Hn)"
+echo "BENCH-NOTE L1 RLIMIT_NOFILE hard limit $_h, now $(ulimit -Sn)/$(ulimit -Hn)"
+
 # -- capsem: /workspace, then /tmp, in one session -------------------------
 WS=$T/ws-capsem
 mkdir -p $WS
 cp "$D/src.tar" "$D/workload.sh" $WS/
 echo "BENCH-NOTE capsem session starting at $(cut -d' ' -f1 /proc/uptime) s"
-timeout 1500 capsemctl start --image "$D/image" --user root --mem $MEM \
+timeout 600 capsemctl start --image "$D/image" --user root --mem $MEM \
     --cpus 1 -w $WS -- /bin/sh -c 'sh /workspace/workload.sh capsem /workspace/w; sh /workspace/workload.sh tmpfs /tmp/w' \
-    </dev/null 2>$T/c.err | tr -d '\r' | tee $T/c.out | grep '^BENCH-'
+    </dev/null 2>$T/c.err | relay $T/c.out
 echo "BENCH-NOTE capsem session over at $(cut -d' ' -f1 /proc/uptime) s"
 grep -q 'BENCH-DONE tmpfs' $T/c.out || { dump capsem-out $T/c.out; dump capsem-err $T/c.err; }
 rm -rf $WS
@@ -41,21 +57,26 @@ vfsd() {	# $1: sandbox mode
 	done
 	[ -S $T/vfs.sock ]
 }
-vfsd namespace || { dump virtiofsd-namespace $T/vfsd.log; kill $VFSD 2>/dev/null
-	echo "BENCH-NOTE virtiofsd -o sandbox=namespace failed here; using chroot"
-	vfsd chroot || dump virtiofsd-chroot $T/vfsd.log; }
-echo "BENCH-NOTE qemu starting at $(cut -d' ' -f1 /proc/uptime) s"
-timeout 1500 "$D/qemu/qemu-system-x86_64" -M microvm,acpi=off,memory-backend=mem \
-    -accel kvm -cpu host -m $MEM -smp 1 \
-    -object memory-backend-memfd,id=mem,size=${MEM}M,share=on \
-    -nodefaults -no-user-config -nographic -no-reboot -serial stdio \
-    -L "$D/qemu" -kernel "$K" -initrd "$D/qemu-initrd.cpio" \
-    -chardev socket,id=c,path=$T/vfs.sock \
-    -device vhost-user-fs-device,chardev=c,tag=workspace \
-    -append "console=ttyS0 loglevel=4 reboot=t panic=-1" \
-    </dev/null 2>&1 | tr -d '\r' | tee $T/q.out | grep '^BENCH-'
-echo "BENCH-NOTE qemu over at $(cut -d' ' -f1 /proc/uptime) s"
-grep -q 'BENCH-DONE qemu' $T/q.out || { dump qemu-out $T/q.out; dump virtiofsd $T/vfsd.log; }
-kill $VFSD 2>/dev/null
+qemu_run() {	# $1: virtiofsd's sandbox mode
+	vfsd $1 || { echo "BENCH-NOTE virtiofsd -o sandbox=$1 did not start"
+		tail -c 2000 $T/vfsd.log | sed 's/^/VFSD /'; return 1; }
+	echo "BENCH-NOTE qemu (virtiofsd -o sandbox=$1) starting at $(cut -d' ' -f1 /proc/uptime) s"
+	timeout 240 "$D/qemu/qemu-system-x86_64" -M microvm,acpi=off,memory-backend=mem \
+	    -accel kvm -cpu host -m $MEM -smp 1 \
+	    -object memory-backend-memfd,id=mem,size=${MEM}M,share=on \
+	    -nodefaults -no-user-config -nographic -no-reboot -serial stdio \
+	    -L "$D/qemu" -kernel "$K" -initrd "$D/qemu-initrd.cpio" \
+	    -chardev socket,id=c,path=$T/vfs.sock \
+	    -device vhost-user-fs-device,chardev=c,tag=workspace \
+	    -append "console=ttyS0 reboot=t panic=-1" \
+	    </dev/null 2>&1 | relay $T/q.out
+	echo "BENCH-NOTE qemu over at $(cut -d' ' -f1 /proc/uptime) s"
+	kill $VFSD 2>/dev/null
+	grep -q 'BENCH-DONE qemu' $T/q.out && return 0
+	tail -c 3000 $T/q.out | sed 's/^/QOUT /'
+	tail -c 2000 $T/vfsd.log | sed 's/^/VFSD /'
+	return 1
+}
+qemu_run namespace || qemu_run chroot
 rm -rf "$T"
 echo "CAPSEM-RUN-END"

@@ -8,6 +8,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+echo "BENCH-NOTE qemu guest: init, mounting virtiofs"
 if mount -t virtiofs workspace /workspace; then
 	cd /workspace && sh /workspace/workload.sh qemu /workspace/w
 else

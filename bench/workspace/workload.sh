@@ -21,7 +21,12 @@ step() {
 	_t1=$(now)
 	echo "BENCH-STEP $L $_n $((_t1 - _t0)) $_rc"
 }
-untar() { tar -xof /tmp/src.tar -C "$W" && sync; }
+untar() {
+	tar -xof /tmp/src.tar -C "$W" 2>/tmp/untar.err; _r=$?
+	sync
+	sort /tmp/untar.err | uniq -c | sort -rn | head -n 3 | sed "s/^/BENCH-ERR $L untar: /"
+	return $_r
+}
 count() { echo "BENCH-INFO $L find-entries $(find "$W/tree" | wc -l)"; }
 stat2() {	# every entry lstat'ed twice: ~10,500 stat calls
 	find "$W/tree" -exec stat -c %s {} + >/dev/null &&
@@ -29,7 +34,12 @@ stat2() {	# every entry lstat'ed twice: ~10,500 stat calls
 }
 wr() { dd if=/dev/zero of="$W/big" bs=1M count=200 conv=fsync 2>/dev/null; }
 rd() { dd if="$W/big" of=/dev/null bs=1M 2>/dev/null; }
-remove() { rm -rf "$W/tree" "$W/big" && sync; }
+remove() {
+	rm -rf "$W/tree" "$W/big" 2>/tmp/rm.err; _r=$?
+	sync
+	head -n 3 /tmp/rm.err | sed "s/^/BENCH-ERR $L rm: /"
+	return $_r
+}
 
 [ -f /tmp/src.tar ] || cp /workspace/src.tar /tmp/src.tar
 rm -rf "$W"
