@@ -38,8 +38,8 @@
 		return EIO;						\
 } while (0)
 
-static int
-entry_reply(struct fs_server *s, struct fs_inode *dir, const char *name,
+int
+fs_entry_reply(struct fs_server *s, struct fs_inode *dir, const char *name,
     uint8_t *payload, size_t paycap, size_t *plen)
 {
 	struct fuse_entry_out e;
@@ -53,8 +53,8 @@ entry_reply(struct fs_server *s, struct fs_inode *dir, const char *name,
 	return 0;
 }
 
-static int
-attr_reply(struct fs_server *s, struct fs_inode *n, uint8_t *payload,
+int
+fs_attr_reply(struct fs_server *s, struct fs_inode *n, uint8_t *payload,
     size_t paycap, size_t *plen)
 {
 	struct fuse_attr_out out;
@@ -170,7 +170,7 @@ op_setattr(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 	if (in.valid & (FATTR_ATIME | FATTR_MTIME) &&
 	    (err = set_times(s, n, fhfd, &in)) != 0)
 		return err;
-	return attr_reply(s, n, payload, paycap, plen);
+	return fs_attr_reply(s, n, payload, paycap, plen);
 }
 
 static int
@@ -222,7 +222,7 @@ op_symlink(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 	/* name, then the target: stored, never followed here */
 	if (symlinkat(r->name2, dir->fd, r->name) == -1)
 		return errno;
-	return entry_reply(s, dir, r->name, payload, paycap, plen);
+	return fs_entry_reply(s, dir, r->name, payload, paycap, plen);
 }
 
 static int
@@ -246,7 +246,7 @@ op_mknod(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 	    in.mode & FS_MODE_BITS)) == -1)
 		return errno;
 	close(fd);
-	return entry_reply(s, dir, r->name, payload, paycap, plen);
+	return fs_entry_reply(s, dir, r->name, payload, paycap, plen);
 }
 
 static int
@@ -263,7 +263,7 @@ op_mkdir(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 	NODE_ROOM();
 	if (mkdirat(dir->fd, r->name, in.mode & FS_MODE_BITS) == -1)
 		return errno;
-	return entry_reply(s, dir, r->name, payload, paycap, plen);
+	return fs_entry_reply(s, dir, r->name, payload, paycap, plen);
 }
 
 /* The node now at name in dir, if the table has it. */
@@ -365,7 +365,7 @@ op_link(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 		unlinkat(dir->fd, r->name, 0);
 		return ESTALE;
 	}
-	return entry_reply(s, dir, r->name, payload, paycap, plen);
+	return fs_entry_reply(s, dir, r->name, payload, paycap, plen);
 }
 
 /* --- open files ---------------------------------------------------------- */

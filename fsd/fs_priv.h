@@ -30,6 +30,11 @@ int	fs_name_check(struct fs_server *, struct fs_inode *);
 /* Look name up in parent: one guest reference, entry filled. */
 int	fs_lookup_entry(struct fs_server *, struct fs_inode *parent,
 	    const char *name, struct fuse_entry_out *);
+/* The reply of a LOOKUP-like request (one reference) and of GETATTR. */
+int	fs_entry_reply(struct fs_server *, struct fs_inode *dir,
+	    const char *name, uint8_t *payload, size_t paycap, size_t *plen);
+int	fs_attr_reply(struct fs_server *, struct fs_inode *, uint8_t *payload,
+	    size_t paycap, size_t *plen);
 void	fs_fill_attr(const struct fs_server *, const struct stat *,
 	    struct fuse_attr *);
 

@@ -276,18 +276,10 @@ op_lookup(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
     size_t paycap, size_t *plen)
 {
 	struct fs_inode	*dir = fs_node(s, r->hdr.nodeid);
-	struct fuse_entry_out e;
-	int		 err;
 
 	if (dir == NULL)
 		return ESTALE;
-	if (paycap < sizeof(e))
-		return EIO;
-	if ((err = fs_lookup_entry(s, dir, r->name, &e)) != 0)
-		return err;
-	memcpy(payload, &e, sizeof(e));
-	*plen = sizeof(e);
-	return 0;
+	return fs_entry_reply(s, dir, r->name, payload, paycap, plen);
 }
 
 static int
@@ -295,21 +287,10 @@ op_getattr(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
     size_t paycap, size_t *plen)
 {
 	struct fs_inode	*n = fs_node(s, r->hdr.nodeid);
-	struct fuse_attr_out out;
-	struct stat	 st;
 
 	if (n == NULL)
 		return ESTALE;
-	if (paycap < sizeof(out))
-		return EIO;
-	if (fstat(n->fd, &st) == -1)
-		return errno;
-	memset(&out, 0, sizeof(out));
-	out.attr_valid = FS_ATTR_TIMEOUT_S;
-	fs_fill_attr(s, &st, &out.attr);
-	memcpy(payload, &out, sizeof(out));
-	*plen = sizeof(out);
-	return 0;
+	return fs_attr_reply(s, n, payload, paycap, plen);
 }
 
 static int

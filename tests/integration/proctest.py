@@ -89,3 +89,22 @@ def finish():
         sys.exit('%d failed: %s' % (len(failures), ', '.join(failures)))
     print('all passed')
     sys.exit(0)
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of its fields."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def alive(pid):
+    """pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -33,6 +33,10 @@ import threading
 import time
 import unittest
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from proctest import alive, proc_status  # noqa: E402
+
 BRIDGE = None
 FSD = None
 ATTR_CACHE_S = 1.0     # fsd's FS_ATTR_TIMEOUT_S
@@ -74,23 +78,6 @@ def mounted(path):
     mount (ENOTCONN) and says no."""
     with open("/proc/self/mounts") as f:
         return any(line.split()[1] == path for line in f)
-
-
-def proc_status(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 class Bridge:
