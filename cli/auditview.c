@@ -14,7 +14,7 @@
 enum audit_field {
 	F_TIME, F_EVENT, F_HOST, F_PORT, F_METHOD, F_PATH, F_VERDICT,
 	F_RULE, F_SOURCE, F_STATUS, F_BYTES_IN, F_BYTES_OUT, F_DURATION,
-	F_REASON, NFIELDS
+	F_REASON, F_MODE, NFIELDS
 };
 
 static const char *const field_keys[NFIELDS] = {
@@ -23,7 +23,7 @@ static const char *const field_keys[NFIELDS] = {
 	[F_VERDICT] = "verdict", [F_RULE] = "rule", [F_SOURCE] = "source",
 	[F_STATUS] = "status", [F_BYTES_IN] = "bytes_in",
 	[F_BYTES_OUT] = "bytes_out", [F_DURATION] = "duration_us",
-	[F_REASON] = "reason",
+	[F_REASON] = "reason", [F_MODE] = "mode",
 };
 
 /* A decoded value: bytes, cut at AUDITVIEW_FIELD_MAX. */
@@ -375,6 +375,8 @@ render_fields(struct textbuf *tb, const struct audit_fields *f)
 	char	 num[96];
 	bool	 dns = f->v[F_EVENT].len == 3 &&
 		    memcmp(f->v[F_EVENT].bytes, "dns", 3) == 0;
+	bool	 ws = f->v[F_EVENT].len == 9 &&
+		    memcmp(f->v[F_EVENT].bytes, "workspace", 9) == 0;
 
 	put_padded(tb, f, F_TIME, 24);
 	tb_put(tb, " ", 1);
@@ -386,6 +388,13 @@ render_fields(struct textbuf *tb, const struct audit_fields *f)
 		put_field(tb, f, F_METHOD);
 	}
 	tb_put(tb, " ", 1);
+	if (ws) {
+		/* the session parent's line: the directory and rw | ro */
+		put_field(tb, f, F_PATH);
+		tb_put(tb, " ", 1);
+		put_field(tb, f, F_MODE);
+		return;
+	}
 	if (has(f, F_HOST))
 		put_field(tb, f, F_HOST);
 	else

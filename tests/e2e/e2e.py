@@ -694,6 +694,20 @@ def check(text):
     expect('workspace: session.json records the directory and rw',
            re.search(r'"workspace":"[^"]*/work/proj","workspace_mode":"rw"',
                      rec), rec[-300:] or 'no record')
+    line = f.get('workspace-audit', '').strip()
+    try:
+        aud = json.loads(line)
+    except ValueError:
+        aud = {}
+    expect('workspace: the audit log\'s first line records the directory and rw',
+           aud.get('event') == 'workspace' and aud.get('mode') == 'rw' and
+           str(aud.get('path', '')).endswith('/work/proj') and
+           re.match(r'^\d{4}-\d\d-\d\dT', str(aud.get('time', ''))),
+           line[-300:] or 'no audit line')
+    shown = f.get('workspace-logs', '')
+    expect('workspace: `capsemctl logs` shows it',
+           re.search(r' workspace /\S*/work/proj rw$', shown, re.M),
+           shown[-300:] or 'not shown')
     out = f.get('workspace-ro-out', '')
     why = (out + f.get('workspace-ro-err', '')).strip()[-400:]
     expect('workspace ro: mounted read-only, readable',

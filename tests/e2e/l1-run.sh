@@ -265,6 +265,10 @@ dump workspace-err $T/ws.err
 dump workspace-host $T/ws.host
 ID=$(head -n 1 $T/ws.out)
 [ -n "$ID" ] && dump workspace-record "$CAPSEM_HOME/sessions/$ID/session.json"
+[ -n "$ID" ] && head -n 1 "$CAPSEM_HOME/sessions/$ID/audit.jsonl" >$T/ws.audit
+dump workspace-audit $T/ws.audit
+[ -n "$ID" ] && capsemctl logs "$ID" 2>&1 | grep " workspace " >$T/ws.logs
+dump workspace-logs $T/ws.logs
 # read-only: every change refused, the host unchanged
 # (busybox rm asks on a terminal before removing an unwritable file: -f)
 before=$(tar -C "$W" -cf - . | md5sum)

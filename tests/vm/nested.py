@@ -331,6 +331,10 @@ def report_and_exit(results, logpath):
         print(('PASS %s' % name) if ok else ('FAIL %s: %s' % (
             name, ' '.join(str(why).split())[:400])))
     if npass != len(results):
+        # Again at the end: a CI log shows only the tail of a long list.
+        for name, ok, why in results:
+            if not ok:
+                print('FAIL %s: %s' % (name, ' '.join(str(why).split())[:400]))
         print('log: ' + logpath)
     print('%d passed, %d failed' % (npass, len(results) - npass))
     sys.exit(0 if npass == len(results) else 1)
