@@ -386,12 +386,20 @@ setup_signals(struct session *s)
 		fatal("event_add");
 }
 
+/*
+ * Go to the background.  The process the user started waits until the
+ * session is recorded (session.json, so `capsemctl list` shows it), then
+ * prints the id and exits 0; if the session ends before that, it says so
+ * and exits 1.
+ */
 static void
 detach(struct session *s)
 {
-	int	 p[2], fd;
+	int	 p[2], ready[2], fd;
+	ssize_t	 n;
+	char	 c;
 
-	if (pipe2(p, O_CLOEXEC) == -1)
+	if (pipe2(p, O_CLOEXEC) == -1 || pipe2(ready, O_CLOEXEC) == -1)
 		fatal("pipe");
 	switch (fork()) {
 	case -1:
@@ -399,8 +407,21 @@ detach(struct session *s)
 	case 0:
 		break;
 	default:
+		close(ready[1]);
+		do
+			n = read(ready[0], &c, 1);
+		while (n == -1 && errno == EINTR);
+		if (n != 1) {
+			fprintf(stderr, "capsemctl: session %s ended as it "
+			    "started (see syslog)\n", s->id);
+			_exit(1);
+		}
+		printf("%s\n", s->id);
+		fflush(stdout);
 		_exit(0);
 	}
+	close(ready[0]);
+	s->detach_ready = ready[1];
 	if (setsid() == -1)
 		fatal("setsid");
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
@@ -431,7 +452,7 @@ session_run(const struct session_opts *opts)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal("calloc");
 	s->opts = *opts;
-	s->ctl_fd = s->sig_fd = s->log_pipe = -1;
+	s->ctl_fd = s->sig_fd = s->log_pipe = s->detach_ready = -1;
 	s->serial_fd = -1;
 	s->vmf.kvm = s->vmf.kernel = s->vmf.disk = -1;
 	s->vmf.console_vmm = s->vmf.console_parent = -1;
@@ -504,9 +525,6 @@ session_run(const struct session_opts *opts)
 	if ((s->loop = event_loop_new()) == NULL)
 		fatal("event_loop_new");
 	if (opts->detach) {
-		/* Print the id before the terminal goes away. */
-		printf("%s\n", s->id);
-		fflush(stdout);
 		s->opts.on_ready = NULL;
 		detach(s);
 	} else if (opts->mode == SESSION_VM && isatty(STDIN_FILENO))
@@ -546,6 +564,13 @@ session_run(const struct session_opts *opts)
 	send_audit_fd(s);
 	session_record(s, false);	/* in the directory send_audit_fd made */
 	s->recorded = true;
+	if (s->detach_ready != -1) {
+		/* the front prints the id now: `capsemctl list` shows it */
+		if (write(s->detach_ready, "r", 1) != 1)
+			log_warn("tell the front the session is recorded");
+		close(s->detach_ready);
+		s->detach_ready = -1;
+	}
 	if (send_policy(s, &pin) == 0)
 		s->setup_pending++;
 	policy_input_free(&pin);

@@ -153,6 +153,9 @@ struct session {
 	int		 ctl_fd;
 	int		 sig_fd;
 	int		 log_pipe;	/* detached: children's stderr */
+	int		 detach_ready;	/* detached: told once session.json is
+					   written; the front then prints the
+					   id and exits (-1 otherwise) */
 	struct event_loop *loop;
 	struct session_child children[SESSION_MAX_CHILDREN];
 	size_t		 nchildren;
