@@ -147,9 +147,9 @@ http {
     return p
 
 
-def start_capsem(d, build, port, nginx_port):
-    home = d + '/capsem-home'
-    libexec = d + '/libexec'
+def start_capsem(d, build, port, nginx_port, tag=''):
+    home = d + '/capsem-home' + tag
+    libexec = d + '/libexec' + tag
     os.makedirs(home)
     os.makedirs(libexec)
     for sub, name in (('certd', 'capsem-certd'), ('policyd', 'capsem-policyd'),
@@ -170,10 +170,10 @@ ca_file = "%s/ca.pem"
     sh([build + '/cli/capsemctl', 'ca', 'init'], env=env)
     p = spawn([build + '/cli/capsemctl', 'proxy', '-l',
                '127.0.0.1:%d' % port], env=env, stdout=subprocess.DEVNULL,
-              stderr=open(d + '/capsem.log', 'wb'))
+              stderr=open(d + '/capsem%s.log' % tag, 'wb'))
     if not wait_port(port, p, 'capsemctl proxy'):
-        sys.exit('bench/proxy: capsemctl proxy did not start; see %s/capsem.log'
-                 % d)
+        sys.exit('bench/proxy: capsemctl proxy did not start; see %s/capsem%s.log'
+                 % (d, tag))
     return p
 
 
@@ -406,4 +406,5 @@ def fmt(r):
         r['rps'], r['mbps'], r['p50'], r['p99'], r['failed'])
 
 
-main()
+if __name__ == '__main__':
+    main()

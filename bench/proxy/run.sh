@@ -20,6 +20,7 @@
 # a mount namespace whose /etc/hosts names the test host).
 #
 # usage: bench/proxy/run.sh [BUILD_DIR] [SECONDS]
+# (ab.py BUILD_A BUILD_B [ROUNDS] [SECONDS]: two capsem builds, A/B)
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""bench/proxy A/B: two capsem builds behind one nginx, in one run, rounds
+interleaved (A B, then B A, ...) so that drift in machine load falls on both
+alike.  For a change that may cost proxy throughput: run the build before it
+as A and after it as B.  Prints each round and, per scenario, the median
+req/s of each build and B/A.  No thresholds: this prints, it does not judge.
+
+usage: ab.py BUILD_A BUILD_B [ROUNDS] [SECONDS]
+(see run.sh for what it needs installed; same load generator, h2load --h1)"""
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+SCENARIOS = [
+    # name, path, connections, new connection per request
+    ('keep-alive 100 B, 200 conns', '/small', 200, False),
+    ('new conn/request 100 B, 10 conns', '/small', 10, True),
+    ('new conn/request 100 B, 200 conns', '/small', 200, True),
+    ('TLS handshake, no resumption, 1 conn', None, 1, True),
+]
+
+
+def one(d, port, sc, seconds):
+    _, path, conns, close = sc
+    if path is None:
+        return bench.handshakes(port, 300)
+    if close:
+        return bench.h2load(d, port, path, conns, requests=6000, close=True)
+    return bench.h2load(d, port, path, conns, seconds=seconds)
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    builds = [os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])]
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    seconds = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+    signal.signal(signal.SIGTERM, bench.on_term)
+    signal.signal(signal.SIGINT, bench.on_term)
+    d = tempfile.mkdtemp(prefix='capsem-ab-')
+    os.chmod(d, 0o755)
+    got = {}
+    try:
+        with open(d + '/hosts', 'w') as f:
+            f.write('127.0.0.1 localhost\n127.0.0.1 %s\n' % bench.HOST)
+        bench.make_pki(d)
+        os.chmod(d + '/leaf.key', 0o644)
+        nginx_port = bench.free_port()
+        bench.start_nginx(d, nginx_port)
+        ports = []
+        for i, b in enumerate(builds):
+            port = bench.free_port()
+            bench.start_capsem(d, b, port, nginx_port, tag='-' + 'AB'[i])
+            ports.append(port)
+        for r in range(rounds):
+            order = (0, 1) if r % 2 == 0 else (1, 0)
+            for sc in SCENARIOS:
+                for i in order:
+                    res = one(d, ports[i], sc, seconds)
+                    rps = res['rps'] if res else 0.0
+                    got.setdefault((sc[0], i), []).append(rps)
+                    print('round %d %-36s %s %9.0f req/s' % (r + 1, sc[0],
+                          'AB'[i], rps), flush=True)
+        print()
+        print('A = %s\nB = %s\n%d rounds, medians:' % (builds[0], builds[1],
+                                                       rounds))
+        print('%-36s %10s %10s %7s' % ('scenario', 'A req/s', 'B req/s',
+                                       'B/A'))
+        for sc in SCENARIOS:
+            a = statistics.median(got[(sc[0], 0)])
+            b = statistics.median(got[(sc[0], 1)])
+            print('%-36s %10.0f %10.0f %7.2f' % (sc[0], a, b,
+                                                 b / a if a else 0))
+    finally:
+        for p in reversed(bench.procs):
+            bench.stop(p)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
