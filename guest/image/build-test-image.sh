@@ -5,7 +5,8 @@
 #
 # The root file system (erofs, read-only, merged /usr) holds:
 #   - busybox (static) with every applet as a symlink;
-#   - Debian's curl and nft with the shared libraries ldd lists for them;
+#   - Debian's curl, nft and git with the shared libraries ldd lists for
+#     them (git: its built-in commands only, no templates, no helpers);
 #   - the host's CA bundle at /etc/ssl/certs/ca-certificates.crt (from the
 #     ca-certificates package), which capsem-init appends the session CA to;
 #   - /etc/passwd and /etc/group with root and "agent" (1000:1000,
@@ -21,7 +22,7 @@
 #       rootfs.erofs  initrd.img  vmlinux  bzImage  manifest.json
 # A cache hit returns at once. The last line on stdout is that directory.
 #
-# Needs (Debian): busybox-static curl nftables ca-certificates erofs-utils
+# Needs (Debian): busybox-static curl nftables git ca-certificates erofs-utils
 # cpio gzip binutils (readelf), and root (files owned by uid 1000 in the image).
 # No network: everything comes from the host's installed packages.
 
@@ -47,11 +48,13 @@ shift 3
 BUSYBOX=/bin/busybox
 CURL=/usr/bin/curl
 NFT=/usr/sbin/nft
+GIT=/usr/bin/git
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
 [ "$(id -u)" = 0 ] || img_die "must run as root (the image has files owned by uid 1000)"
 img_need mkfs.erofs erofs-utils cpio cpio gzip gzip readelf binutils \
-	sha256sum coreutils "$CURL" curl "$NFT" nftables "$BUSYBOX" busybox-static
+	sha256sum coreutils "$CURL" curl "$NFT" nftables "$BUSYBOX" busybox-static \
+	"$GIT" git
 [ -s "$CA_BUNDLE" ] || img_die "$CA_BUNDLE missing (apt-get install ca-certificates)"
 for b in "$init_bin" "$relay_bin" "$dns_bin"; do
 	img_check_static "$b"
@@ -82,6 +85,7 @@ done
 # Real programs win over busybox applets of the same name.
 img_copy_with_libs "$CURL" "$root"
 img_copy_with_libs "$NFT" "$root"
+img_copy_with_libs "$GIT" "$root"
 for p in "$@"; do
 	img_copy_with_libs "$p" "$root" "/usr/local/bin/$(basename "$p")"
 done
@@ -172,6 +176,7 @@ kernel_version=$(head -n 1 "$kdir/VERSION" 2>/dev/null || echo unknown)
 	echo "    \"busybox-static\": $(img_json_str "$(img_dpkg_version busybox-static)"),"
 	echo "    \"curl\": $(img_json_str "$(img_dpkg_version curl)"),"
 	echo "    \"nftables\": $(img_json_str "$(img_dpkg_version nftables)"),"
+	echo "    \"git\": $(img_json_str "$(img_dpkg_version git)"),"
 	echo "    \"ca-certificates\": $(img_json_str "$(img_dpkg_version ca-certificates)"),"
 	echo "    \"kernel\": $(img_json_str "$kernel_version")"
 	echo '  },'

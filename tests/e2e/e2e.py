@@ -196,6 +196,8 @@ def build_l1_root(build, root, kdir, gdir):
     vm = l1_root_base(build, root, kdir, os.path.join(HERE, 'l1-run.sh'),
                       ['tests/e2e/e2e-upstream', 'tests/e2e/e2e-catcher',
                        'tests/e2e/e2e-pty'])
+    # the workspace case reads the guest's repository with the host's git
+    nested.copy_libs(copy_bin('/usr/bin/git', root, '/vm/bin/git'), root)
     shutil.copy(os.path.join(gdir, 'vmlinux'), os.path.join(vm, 'guest-vmlinux'))
     make_l2_initrd(build, os.path.join(vm, 'l2-initrd.cpio'))
     add_test_image(build, vm)
@@ -690,6 +692,15 @@ def check(text):
            'HOST-FIFO' not in host and 'HOST-DEV' not in host, why + host)
     expect('workspace: chmod 4755 sets no setuid bit on the host',
            'HOST-SUIDMODE 755' in host, host)
+    expect('workspace: git init, add, commit work in the guest; status is '
+           'clean after the commit and shows the edit after it',
+           'GIT-LOG guest-commit' in out and 'GIT-CLEAN []' in out and
+           'GIT-DIRTY [ M src/b.txt]' in out, why)
+    expect('workspace: the host\'s git reads the guest\'s repository '
+           '(log, fsck --strict, the edit), owned by the host user',
+           'HOST-GITLOG guest-commit' in host and 'HOST-GITFSCK-OK' in host and
+           'HOST-GITSTATUS [ M src/b.txt]' in host and
+           'HOST-GITOWNER 0' in host, host)
     rec = f.get('workspace-record', '')
     expect('workspace: session.json records the directory and rw',
            re.search(r'"workspace":"[^"]*/work/proj","workspace_mode":"rw"',

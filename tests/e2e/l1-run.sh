@@ -237,7 +237,8 @@ echo "E2E-CASE image end $(($(date +%s) - t0))s"
 
 # -- 1b'. the workspace: the current directory at /workspace (capsem-fsd) --
 # The agent user works on files the host made; the host sees the results
-# at once, as its own user's; escapes through links and special files fail.
+# at once, as its own user's; escapes through links and special files fail;
+# git works in the guest and the host's git reads what it made.
 t0=$(date +%s)
 echo "E2E-CASE workspace start"
 W=$T/work/proj
@@ -245,7 +246,7 @@ mkdir -p "$W"
 echo host-made >"$W/from-host.txt"
 echo outside-secret >$T/outside.txt
 ln -s $T/outside.txt "$W/host-link"
-WS_SCRIPT='echo "PWD $(pwd)"; echo "WSMOUNT $(grep " /workspace " /proc/mounts | cut -d" " -f3,4)"; sed "s/^/READ /" from-host.txt; mkdir -p d/e && echo guest-made >d/e/f.txt && mv d/e/f.txt d/g.txt && echo again >>d/g.txt && echo MADE; echo tmp >gone.txt && rm gone.txt && mkdir rmd && rmdir rmd && echo REMOVED; echo "OWNER $(stat -c %U:%u d/g.txt)"; ln -s /etc/passwd guest-link && echo GUEST-LINK; echo "HOSTLINK $(readlink host-link)"; cat host-link >/dev/null 2>&1 && echo HOSTLINK-READ; mknod fifo p 2>/dev/null && echo MKNOD-FIFO-MADE; mknod dev c 1 3 2>/dev/null && echo MKNOD-DEV-MADE; echo x >suid && chmod 4755 suid; echo "SUIDMODE $(stat -c %a suid)"; i=0; while [ $i -lt 300 ]; do echo $i >many-$i; i=$((i + 1)); done; echo "MANY $(ls | grep -c ^many-)"; exit 0'
+WS_SCRIPT='echo "PWD $(pwd)"; echo "WSMOUNT $(grep " /workspace " /proc/mounts | cut -d" " -f3,4)"; sed "s/^/READ /" from-host.txt; mkdir -p d/e && echo guest-made >d/e/f.txt && mv d/e/f.txt d/g.txt && echo again >>d/g.txt && echo MADE; echo tmp >gone.txt && rm gone.txt && mkdir rmd && rmdir rmd && echo REMOVED; echo "OWNER $(stat -c %U:%u d/g.txt)"; ln -s /etc/passwd guest-link && echo GUEST-LINK; echo "HOSTLINK $(readlink host-link)"; cat host-link >/dev/null 2>&1 && echo HOSTLINK-READ; mknod fifo p 2>/dev/null && echo MKNOD-FIFO-MADE; mknod dev c 1 3 2>/dev/null && echo MKNOD-DEV-MADE; echo x >suid && chmod 4755 suid; echo "SUIDMODE $(stat -c %a suid)"; i=0; while [ $i -lt 300 ]; do echo $i >many-$i; i=$((i + 1)); done; echo "MANY $(ls | grep -c ^many-)"; mkdir repo && cd repo && git init -q && echo one >a.txt && mkdir src && echo two >src/b.txt && git add -A && git -c user.name=agent -c user.email=agent@capsem.test commit -q -m guest-commit && echo "GIT-LOG $(git log --format=%s)"; echo "GIT-CLEAN [$(git status --porcelain)]"; echo edited >src/b.txt; echo "GIT-DIRTY [$(git status --porcelain)]"; exit 0'
 (cd "$W" && timeout 150 capsemctl start $IMGOPTS -- /bin/sh -c "$WS_SCRIPT" </dev/null >$T/ws.out 2>$T/ws.err)
 echo "E2E-RC workspace $?"
 {
@@ -259,6 +260,10 @@ echo "E2E-RC workspace $?"
 	echo "HOST-SUIDMODE $(stat -c %a "$W/suid")"
 	echo "HOST-OUTSIDE $(cat $T/outside.txt)"
 	echo "HOST-MANY $(ls "$W" | grep -c ^many-)"
+	echo "HOST-GITLOG $(git -C "$W/repo" log --format=%s 2>&1)"
+	git -C "$W/repo" fsck --strict >/dev/null 2>&1 && echo HOST-GITFSCK-OK
+	echo "HOST-GITSTATUS [$(git -C "$W/repo" status --porcelain 2>&1)]"
+	echo "HOST-GITOWNER $(stat -c %u "$W/repo/.git/HEAD")"
 } >$T/ws.host
 dump workspace-out $T/ws.out
 dump workspace-err $T/ws.err
