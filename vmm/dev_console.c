@@ -4,7 +4,8 @@
  * little-endian 16 bits each), a change announced by a config interrupt.
  * Raw bytes both ways: receiveq (0) is fed from in_fd, transmitq (1) goes
  * to out_fd through a bounded buffer; a slow reader stops the transmit
- * queue instead of growing memory.  The fds are non-blocking.
+ * queue (a chain is held until its bytes fit) instead of growing memory
+ * or dropping output.  The fds are non-blocking.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,10 @@
 
 struct console {
 	struct virtio_dev dev;
-	struct virtq_chain chain;
+	struct virtq_chain chain;	/* receive: used within one call */
+	struct virtq_chain tx_chain;	/* transmit: may be held (tx_held) */
+	bool		 tx_held;
+	uint64_t	 tx_off;
 	int		 in_fd;
 	int		 out_fd;
 	bool		 in_eof;
@@ -78,51 +82,57 @@ con_flush(struct console *c)
 	}
 }
 
-/* Guest -> host; device mutex held. */
+/*
+ * Guest -> host; device mutex held.  A chain is used only once all its
+ * bytes are in the buffer: one that does not fit is held (tx_held, bytes
+ * from tx_off on still to copy) until the reader makes room, so a slow
+ * reader stalls the guest's writes and loses none of them.
+ */
 static void
 con_tx(struct console *c)
 {
 	struct virtio_dev *d = &c->dev;
+	struct virtq_chain *ch = &c->tx_chain;
 	const char	*why = NULL;
-	int		 got, done = 0;
+	int		 got = 0, done = 0;
 
 	con_flush(c);
 	for (;;) {
-		if (c->outlen == CON_OUT_MAX)
-			break;
-		/* only take a chain whose bytes fit: peek by size after pop */
-		if ((got = virtq_pop(&d->vq[CON_TXQ], d->mem, &c->chain,
-		    &why)) != 1)
-			break;
-		if (c->chain.nreadable != c->chain.n) {
-			virtio_violation(d, "console transmit with a writable buffer");
-			return;
-		}
-		{
-			uint64_t len = c->chain.readable_bytes;
-			uint64_t off = 0;
-
-			while (off < len) {
-				size_t room = CON_OUT_MAX - c->outlen, n;
-
-				if (room == 0) {
-					con_flush(c);
-					if (CON_OUT_MAX == c->outlen) {
-						/* blocked reader: drop the rest */
-						break;
-					}
-					continue;
-				}
-				n = virtq_chain_read(d->mem, &c->chain, off,
-				    c->out + c->outlen, len - off < room ?
-				    (size_t)(len - off) : room);
-				if (n == 0)
-					break;
-				c->outlen += n;
-				off += n;
+		if (!c->tx_held) {
+			if (c->outlen == CON_OUT_MAX)
+				break;
+			if ((got = virtq_pop(&d->vq[CON_TXQ], d->mem, ch,
+			    &why)) != 1)
+				break;
+			if (ch->nreadable != ch->n) {
+				virtio_violation(d,
+				    "console transmit with a writable buffer");
+				return;
 			}
+			c->tx_held = true;
+			c->tx_off = 0;
 		}
-		if (virtio_used(d, CON_TXQ, c->chain.head, 0) == -1)
+		while (c->tx_off < ch->readable_bytes &&
+		    c->outlen < CON_OUT_MAX) {
+			uint64_t left = ch->readable_bytes - c->tx_off;
+			size_t	 room = CON_OUT_MAX - c->outlen, n;
+
+			n = virtq_chain_read(d->mem, ch, c->tx_off,
+			    c->out + c->outlen, left < room ? (size_t)left : room);
+			if (n == 0) {
+				virtio_violation(d,
+				    "console transmit buffer outside guest memory");
+				return;
+			}
+			c->outlen += n;
+			c->tx_off += n;
+			if (c->outlen == CON_OUT_MAX)
+				con_flush(c);
+		}
+		if (c->tx_off < ch->readable_bytes)
+			break;		/* the reader is slow: keep the chain */
+		c->tx_held = false;
+		if (virtio_used(d, CON_TXQ, ch->head, 0) == -1)
 			return;
 		done++;
 		con_flush(c);
@@ -216,6 +226,7 @@ con_reset(struct virtio_dev *d)
 	struct console *c = d->impl;
 
 	c->in_blocked = true;
+	c->tx_held = false;	/* the queue is gone with its chains */
 	con_watch(c);
 }
 
