@@ -248,6 +248,16 @@ def files_of(text):
     return out
 
 
+def kernel_last_words(console):
+    """The lines of a guest console log that say why its kernel died
+    (oops, exception, RIP, the first frames of the trace), for a FAIL
+    line; '' when there are none."""
+    keep = re.compile(r'BUG|Oops|oops|panic|exception|fault|RIP:|Call Trace|'
+                      r'^\[[ \d.]+\]  [ ?]*\w+\+0x')
+    lines = [ln.strip() for ln in console.splitlines() if keep.search(ln)]
+    return ('kernel: ' + ' | '.join(lines[:12]))[:900] if lines else ''
+
+
 def rc_of(text, case):
     m = re.search(r'^E2E-RC %s (\d+)$' % re.escape(case), text, re.M)
     return int(m.group(1)) if m else None
@@ -355,8 +365,10 @@ def check(text):
            rc_of(text, 'console-stall') == 0 and
            re.search(r'^STALL-X 2000000\s*$', got, re.M) and
            re.search(r'^STALL-END-LINES 1\s*$', got, re.M),
-           'status %s; %s %s' % (rc_of(text, 'console-stall'), got.strip(),
-                                 f.get('console-stall-err', '')[-300:]))
+           'status %s; %s %s %s' % (
+               rc_of(text, 'console-stall'), got.strip(),
+               f.get('console-stall-err', '')[-300:],
+               kernel_last_words(f.get('console-stall-console-log', ''))))
 
     # 1b. an image directory: agent from its manifest, erofs root, env
     out = f.get('image-agent-out', '')

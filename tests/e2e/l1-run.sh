@@ -176,6 +176,9 @@ echo "STALL-X $(tr -cd x <$T/st.out | wc -c)" >$T/st.got
 grep -c STALL-END $T/st.out | sed 's/^/STALL-END-LINES /' >>$T/st.got
 dump console-stall $T/st.got
 dump console-stall-err $T/st.err
+# the guest kernel's last words, should it have died (#19)
+tail -c 6000 "$CAPSEM_HOME/sessions/stall/console.log" >$T/st.con 2>&1
+dump console-stall-console-log $T/st.con
 echo "E2E-CASE console-stall end $(($(date +%s) - t0))s"
 
 # -- 1b. an image: `start --image DIR claude|-- command` on its erofs root --
