@@ -12,6 +12,11 @@ with the real capsemctl, certd, policyd, netproxy and vmm:
    its own session, print what the manifest's "reports" says;
 2. each agent's first HTTPS request (a placeholder API key, no internet)
    reaches netproxy and is in the session's audit.jsonl;
+2b. each agent completes a turn (`claude -p`, `gemini -p`, `codex exec`)
+   through the real proxy against fake-model-api (tests/agent-image/
+   fake_model_api.c, 127.0.0.3 in L1; [upstream] resolve and ca_file): it
+   prints the fake's answer, the fake got the real key the proxy added,
+   the guest never held it, the audit has the call;
 3. nothing else gets out: raw-IP connections and UDP fail and never reach
    the catchers listening on those addresses.
 
@@ -77,6 +82,37 @@ allow = ["api.anthropic.com", "generativelanguage.googleapis.com",
     "api.openai.com", "chatgpt.com"]
 '''
 
+# user.toml of the turn cases (l1-run.sh 2b): the API hosts go to
+# fake-model-api on 127.0.0.3:8443, whose CA is trusted; the proxy adds
+# the real keys (L1's ANTHROPIC_API_KEY, GEMINI_API_KEY, OPENAI_API_KEY).
+USER_TURN_TOML = USER_TOML + '''private_addresses = true
+
+[credentials."api.anthropic.com"]
+header = "x-api-key"
+env = "ANTHROPIC_API_KEY"
+
+[credentials."generativelanguage.googleapis.com"]
+header = "x-goog-api-key"
+env = "GEMINI_API_KEY"
+
+[credentials."api.openai.com"]
+header = "authorization"
+env = "OPENAI_API_KEY"
+
+[upstream]
+resolve = ["api.anthropic.com:443:127.0.0.3:8443",
+    "generativelanguage.googleapis.com:443:127.0.0.3:8443",
+    "api.openai.com:443:127.0.0.3:8443"]
+ca_file = "@PKI@/testca.pem"
+'''
+# what fake-model-api answers, and the real keys l1-run.sh gives the proxy
+TURN_ANSWER = 'capsem-fake-model-answer-4711'
+REAL_KEYS = {
+    'claude': 'sk-ant-real-turn-key-5b1e9c',
+    'gemini': 'AIza-real-turn-key-5b1e9c',
+    'codex': 'Bearer sk-real-turn-key-5b1e9c',
+}
+
 
 def log(msg):
     print('agent-image: ' + msg, file=sys.stderr, flush=True)
@@ -113,9 +149,13 @@ def load_image(d):
 def build_l1_root(build, root, kdir, img, man, rootfs, in_l1):
     vm = e2e.l1_root_base(build, root, kdir, os.path.join(HERE, 'l1-run.sh'),
                           ['tests/e2e/e2e-catcher',
-                           'tests/agent-image/kvm-cpuid'])
+                           'tests/agent-image/kvm-cpuid',
+                           'tests/agent-image/fake-model-api'])
     with open(os.path.join(vm, 'user.toml'), 'w') as f:
         f.write(USER_TOML)
+    with open(os.path.join(vm, 'user-turn.toml'), 'w') as f:
+        f.write(USER_TURN_TOML)
+    e2e.make_pki(os.path.join(vm, 'pki'), tuple(AGENTS.values()))
     with open(os.path.join(HERE, 'guest_cpuid.py'), 'rb') as src, \
             open(os.path.join(vm, 'guest_cpuid.b64'), 'w') as f:
         f.write(base64.b64encode(src.read()).decode())
@@ -233,6 +273,13 @@ def check(text, man):
             'requests: %s' % ' '.join(sorted(set('%s %s%s' % (
                 a.get('method'), a.get('host'), a.get('path')) for a in reqs)))[:300])
 
+    # 2b. a full turn per agent through the real proxy, a fake model API
+    fake = f.get('fake-log', '')
+    for agent, host in AGENTS.items():
+        for case in (agent + '-turn', agent + '-turn-agent'):
+            if case == 'claude-turn-agent' or not case.endswith('-agent'):
+                check_turn(expect, f, rc, times, fake, agent, host, case)
+
     # 3. nothing else gets out
     g = e2e.guest_sections(f.get('escape-out', '').replace('\r', ''))
     for name in ('raw-ip-443', 'raw-ip-80', 'raw-ip-22', 'udp-8888-53', 'denied-host'):
@@ -261,6 +308,40 @@ def check(text, man):
            any(a.get('host', '').rstrip('.') == 'example.com' and a.get('verdict') == 'deny'
                for a in eaudit), '%d lines' % len(eaudit))
     return results
+
+
+def check_turn(expect, f, rc, times, fake, agent, host, case):
+    """One agent turn (l1-run.sh 2b): the agent printed the fake model's
+    answer; the fake got the model API call with the real key and never
+    the placeholder; the guest held no real key; the audit has the call,
+    allowed, 200."""
+    out = f.get(case + '-out', '')
+    why = 'status %s; out %s; err %s' % (rc(case), out[-300:],
+                                        f.get(case + '-err', '')[-300:])
+    shell = not case.endswith('-agent')
+    expect('%s: one turn through the proxy: the agent prints the model\'s '
+           'answer%s (%.0f s session)' % (case, ' and exits 0' if shell else '',
+                                          times.get(case, 0)),
+           rc(case) == 0 and TURN_ANSWER in out and
+           (not shell or 'TURN-RC 0' in out), why)
+    calls = [ln for ln in fake.split('\n')
+             if ln.startswith('FAKE POST ' + API_PATHS[agent])]
+    expect('%s: the fake model API got the call with the real key from '
+           '[credentials], never a placeholder' % case,
+           calls and all(ln.endswith(' key=' + REAL_KEYS[agent])
+                         for ln in calls),
+           ' | '.join(calls)[-400:] or 'no call; fake log: ' + fake[-300:])
+    if shell:
+        expect('%s: the guest never held the real key (environment, files)'
+               % case, 'KEY-IN-ENV 0' in out and 'KEY-IN-FILES 0' in out, why)
+    audit = e2e.audit_lines(f.get(case + '-audit', ''))
+    api = [a for a in audit if a.get('event') == 'request' and
+           a.get('host') == host and
+           a.get('path', '').startswith(API_PATHS[agent])]
+    expect('%s: the audit has the model API call, allowed, status 200' % case,
+           api and all(a.get('verdict') == 'allow' and a.get('status') == 200
+                       for a in api),
+           str(api[:2])[:400] or '%d audit lines' % len(audit))
 
 
 def report(text):

@@ -43,6 +43,19 @@ session_id() {
 # session_end: after a case's session ($name, $P, $ID, $t0): its status,
 # time, output, console log and audit log.
 session_end() {
+	# a line a minute while it runs (a slow agent under nested TCG is not
+	# a frozen L1); past its limit and a minute, stopped, then killed
+	n=0
+	while kill -0 $P 2>/dev/null; do
+		n=$((n + 1))
+		[ $((n % 60)) -eq 0 ] && echo "AGENT-WAIT $name $(uptime_s)"
+		if [ $n -eq $((limit + 60)) ]; then
+			echo "AGENT-OVERDUE $name: capsemctl stop"
+			[ -n "$ID" ] && capsemctl stop "$ID" >/dev/null 2>&1
+		fi
+		[ $n -ge $((limit + 90)) ] && kill -9 $P 2>/dev/null
+		sleep 1
+	done
 	wait $P
 	echo "E2E-RC $name $?"
 	echo "AGENT-TIME $name $t0 $(uptime_s)"
@@ -82,11 +95,11 @@ session() {
 # minutes against an upstream that cannot answer); the guest's own timeout
 # bounds it otherwise.
 request_session() {
-	name=$1 host=$2 api=$3
+	name=$1 host=$2 api=$3 limit=$((AGENT_TIMEOUT + 120))
 	shift 3
 	echo "E2E-CASE $name start"
 	t0=$(uptime_s)
-	timeout $((AGENT_TIMEOUT + 120)) capsemctl start $VMOPTS --user $AS -- \
+	timeout $limit capsemctl start $VMOPTS --user $AS -- \
 	    /usr/bin/env "$@" </dev/null >"$T/$name.out" 2>"$T/$name.err" &
 	P=$!
 	ID=$(session_id $P)
@@ -170,6 +183,38 @@ request_session gemini-request generativelanguage.googleapis.com /v1beta/models/
 request_session codex-request api.openai.com /v1/responses \
     OPENAI_API_KEY=sk-capsem-placeholder CODEX_API_KEY=sk-capsem-placeholder \
     timeout "$AGENT_TIMEOUT" codex exec --skip-git-repo-check 'say hi'
+
+# -- 2b. a full turn per agent: the real proxy, a fake model API -----------
+# fake-model-api (127.0.0.3:8443) speaks enough of the three APIs for one
+# turn; user-turn.toml maps the API hosts to it, trusts its CA and has the
+# proxy put in the real keys, which only L1 holds.  After the agent, the
+# same session looks for the real key in the guest's environment and files
+# (the pattern is split in two so that the command line does not hold it).
+TURN_ANSWER=capsem-fake-model-answer-4711
+export ANTHROPIC_API_KEY=sk-ant-real-turn-key-5b1e9c
+export GEMINI_API_KEY=AIza-real-turn-key-5b1e9c
+export OPENAI_API_KEY="Bearer sk-real-turn-key-5b1e9c"
+sed "s|@PKI@|$D/pki|" "$D/user-turn.toml" >"$CAPSEM_HOME/user.toml"
+fake-model-api 127.0.0.3 8443 "$D/pki/api.pem" "$D/pki/api.key" \
+    "$TURN_ANSWER" >$T/fake.log 2>&1 &
+FAKE=$!
+n=0
+while ! grep -q FAKE-LISTEN $T/fake.log 2>/dev/null && [ $n -lt 50 ]; do
+	n=$((n + 1)); sleep 0.2
+done
+KEYCHECK='echo "TURN-RC $?"; echo "KEY-IN-ENV $(env | grep -c "real-turn""-key")"; echo "KEY-IN-FILES $(grep -rl "real-turn""-key" /home /tmp /etc /root /capsem /run 2>/dev/null | wc -l)"'
+session claude-turn $((AGENT_TIMEOUT + 120)) /bin/sh -c \
+    "timeout $AGENT_TIMEOUT claude -p 'say hi'; $KEYCHECK"
+session gemini-turn $((AGENT_TIMEOUT + 120)) /bin/sh -c \
+    "timeout $AGENT_TIMEOUT gemini -p 'say hi'; $KEYCHECK"
+session codex-turn $((AGENT_TIMEOUT + 120)) /bin/sh -c \
+    "timeout $AGENT_TIMEOUT codex exec --skip-git-repo-check 'say hi'; $KEYCHECK"
+# as a user starts it: `capsemctl start --image DIR claude -p ...`
+session claude-turn-agent $((AGENT_TIMEOUT + 120)) --agent claude -p 'say hi'
+kill $FAKE 2>/dev/null
+dump fake-log $T/fake.log
+cp "$D/user.toml" "$CAPSEM_HOME/user.toml"
+unset ANTHROPIC_API_KEY GEMINI_API_KEY OPENAI_API_KEY
 
 # -- 3. nothing else gets out -----------------------------------------------
 # (one line: session.conf values carry no control characters)

@@ -82,18 +82,19 @@ def openssl(*args):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def make_pki(d):
-    """The upstream's test CA and its leaf for api.example.test."""
+def make_pki(d, hosts=(HOST,)):
+    """The upstream's test CA and its leaf (api.pem, api.key) for hosts
+    (default api.example.test)."""
     os.makedirs(d)
     openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt',
             'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj',
             '/CN=capsem e2e upstream CA', '-keyout', d + '/testca.key',
             '-out', d + '/testca.pem')
     openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
-            '-nodes', '-subj', '/CN=' + HOST, '-keyout', d + '/api.key',
+            '-nodes', '-subj', '/CN=' + hosts[0], '-keyout', d + '/api.key',
             '-out', d + '/api.csr')
     with open(d + '/ext.cnf', 'w') as f:
-        f.write('subjectAltName=DNS:%s\n' % HOST)
+        f.write('subjectAltName=%s\n' % ','.join('DNS:' + h for h in hosts))
     openssl('x509', '-req', '-in', d + '/api.csr', '-CA', d + '/testca.pem',
             '-CAkey', d + '/testca.key', '-CAcreateserial', '-days', '2',
             '-extfile', d + '/ext.cnf', '-out', d + '/api.pem')
