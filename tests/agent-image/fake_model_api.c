@@ -10,6 +10,7 @@
  *   POST /v1/messages/count_tokens     {"input_tokens":12}
  *   POST /v1beta/models/M:streamGenerateContent   Gemini, server-sent events
  *   POST /v1beta/models/M:generateContent         Gemini, one response
+ *                                      (a JSON object if JSON is asked for)
  *   POST /v1beta/models/M:countTokens             {"totalTokens":12}
  *   POST /v1/responses                 OpenAI Responses, event stream
  *   anything else                      404
@@ -220,16 +221,28 @@ anthropic(struct fake *f, struct out *o, bool stream)
 	sse(o, "message_stop", "{\"type\":\"message_stop\"}");
 }
 
+/*
+ * A Gemini answer.  A request for JSON (the CLI's model router and its
+ * next-speaker check ask for an object) gets an object with the fields
+ * those read, as the text: the turn then goes on to the answer.
+ */
 static void
 gemini(struct fake *f, struct out *o, bool stream)
 {
+	static const char json_text[] = "{\\\"reasoning\\\":\\\"capsem fake "
+	    "model\\\",\\\"model_choice\\\":\\\"flash\\\",\\\"next_speaker\\\":"
+	    "\\\"user\\\"}";
 	char	 j[2048];
+	bool	 want_json = strstr(f->body, "\"responseMimeType\":"
+	    "\"application/json\"") != NULL ||
+	    strstr(f->body, "\"responseJsonSchema\"") != NULL;
 
 	snprintf(j, sizeof(j), "{\"candidates\":[{\"content\":{\"parts\":"
 	    "[{\"text\":\"%s\"}],\"role\":\"model\"},\"finishReason\":\"STOP\","
 	    "\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":12,"
 	    "\"candidatesTokenCount\":5,\"totalTokenCount\":17},"
-	    "\"modelVersion\":\"gemini-2.5-pro\"}", f->answer);
+	    "\"modelVersion\":\"gemini-2.5-pro\"}",
+	    want_json ? json_text : f->answer);
 	if (stream)
 		sse(o, NULL, j);
 	else

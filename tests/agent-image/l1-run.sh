@@ -190,6 +190,9 @@ request_session codex-request api.openai.com /v1/responses \
 # proxy put in the real keys, which only L1 holds.  After the agent, the
 # same session looks for the real key in the guest's environment and files
 # (the pattern is split in two so that the command line does not hold it).
+# timeout --foreground: under sh -c, a timeout of its own process group
+# would put the agent in the background of the guest's terminal, where
+# one that touches the terminal (gemini) is stopped by SIGTTOU/SIGTTIN.
 TURN_ANSWER=capsem-fake-model-answer-4711
 export ANTHROPIC_API_KEY=sk-ant-real-turn-key-5b1e9c
 export GEMINI_API_KEY=AIza-real-turn-key-5b1e9c
@@ -202,13 +205,13 @@ n=0
 while ! grep -q FAKE-LISTEN $T/fake.log 2>/dev/null && [ $n -lt 50 ]; do
 	n=$((n + 1)); sleep 0.2
 done
-KEYCHECK='echo "TURN-RC $?"; echo "KEY-IN-ENV $(env | grep -c "real-turn""-key")"; echo "KEY-IN-FILES $(grep -rl "real-turn""-key" /home /tmp /etc /root /capsem /run 2>/dev/null | wc -l)"'
+KEYCHECK='echo "TURN-RC $?"; echo "KEY-IN-ENV $(env | grep -c "real-turn""-key")"; echo "KEY-IN-FILES $(grep -rl -D skip "real-turn""-key" /home /tmp /etc /root /capsem /run 2>/dev/null | wc -l)"'
 session claude-turn $((AGENT_TIMEOUT + 120)) /bin/sh -c \
-    "timeout $AGENT_TIMEOUT claude -p 'say hi'; $KEYCHECK"
+    "timeout --foreground -k 10 $AGENT_TIMEOUT claude -p 'say hi'; $KEYCHECK"
 session gemini-turn $((AGENT_TIMEOUT + 120)) /bin/sh -c \
-    "timeout $AGENT_TIMEOUT gemini -p 'say hi'; $KEYCHECK"
+    "timeout --foreground -k 10 $AGENT_TIMEOUT gemini -p 'say hi'; $KEYCHECK"
 session codex-turn $((AGENT_TIMEOUT + 120)) /bin/sh -c \
-    "timeout $AGENT_TIMEOUT codex exec --skip-git-repo-check 'say hi'; $KEYCHECK"
+    "timeout --foreground -k 10 $AGENT_TIMEOUT codex exec --skip-git-repo-check 'say hi'; $KEYCHECK"
 # as a user starts it: `capsemctl start --image DIR claude -p ...`
 session claude-turn-agent $((AGENT_TIMEOUT + 120)) --agent claude -p 'say hi'
 kill $FAKE 2>/dev/null
