@@ -231,7 +231,8 @@ gemini(struct fake *f, struct out *o, bool stream)
 {
 	static const char json_text[] = "{\\\"reasoning\\\":\\\"capsem fake "
 	    "model\\\",\\\"model_choice\\\":\\\"flash\\\",\\\"next_speaker\\\":"
-	    "\\\"user\\\"}";
+	    "\\\"user\\\",\\\"complexity_reasoning\\\":\\\"capsem fake model\\\","
+	    "\\\"complexity_score\\\":1}";
 	char	 j[2048];
 	bool	 want_json = strstr(f->body, "\"responseMimeType\":"
 	    "\"application/json\"") != NULL ||
