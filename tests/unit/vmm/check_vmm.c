@@ -231,6 +231,18 @@ bring_up(struct virtio_dev *d)
 	bring_up_queue(d, 0);
 }
 
+/* The device environment of these tests: flat memory, no VM, one IRQ. */
+static void
+test_env(struct dev_env *env, struct event_loop *loop)
+{
+	memset(env, 0, sizeof(*env));
+	env->mem = &gm;
+	env->loop = loop;
+	env->vm_fd = -1;
+	env->base = VIRTIO_MMIO_BASE;
+	env->irq = 5;
+}
+
 static struct virtio_dev *
 make_blk(int *fdp, bool writable)
 {
@@ -247,11 +259,7 @@ make_blk(int *fdp, bool writable)
 		memset(sector, 'a' + i, sizeof(sector));
 		ck_assert_int_eq(write(fd, sector, sizeof(sector)), 512);
 	}
-	memset(&env, 0, sizeof(env));
-	env.mem = &gm;
-	env.vm_fd = -1;
-	env.base = VIRTIO_MMIO_BASE;
-	env.irq = 5;
+	test_env(&env, NULL);
 	d = dev_blk_new(&env, fd, writable, 0, err, sizeof(err));
 	ck_assert_ptr_nonnull(d);
 	*fdp = fd;
@@ -420,12 +428,7 @@ START_TEST(console_slow_reader_loses_nothing)
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	ck_assert_int_gt(fcntl(p[1], F_SETPIPE_SZ, 4096), 0);
 	ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
-	memset(&env, 0, sizeof(env));
-	env.mem = &gm;
-	env.loop = loop;
-	env.vm_fd = -1;
-	env.base = VIRTIO_MMIO_BASE;
-	env.irq = 5;
+	test_env(&env, loop);
 	d = dev_console_new(&env, -1, p[1], 24, 80, err, sizeof(err));
 	ck_assert_msg(d != NULL, "%s", err);
 	bring_up_queue(d, 1);		/* the transmit queue */
