@@ -355,8 +355,22 @@ def hang_reason(stuck, text):
     if hung:
         return 'case %s hung' % ' '.join(hung)
     if 'CAPSEM-RUN-END' not in text:
-        return 'L1 did not finish'
+        return 'L1 did not finish%s' % l1_panic_kind(text)
     return None
+
+
+def l1_panic_kind(text):
+    """': <what>' when L1's own kernel died (its oops is on L1's console),
+    else ''.  One kind is named: an interrupt taken right after VMRUN in
+    kvm_amd's __svm_vcpu_run, before the host's GS is restored, which
+    hardware never does (GIF is 0 there): qemu TCG's nested SVM."""
+    if 'Kernel panic' not in text:
+        return ''
+    if re.search(r'RIP: 0010:__svm_vcpu_run\+', text) and \
+            re.search(r'asm_(sysvec|common_interrupt)', text):
+        return ': L1 kernel panic, an interrupt taken inside VMRUN\'s GIF=0 window'
+    return ': L1 kernel panic'
+
 
 
 def run_attempts(run_once, logpath, retries=2):
