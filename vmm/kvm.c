@@ -365,6 +365,18 @@ vm_add_device(struct vm *vm, struct virtio_dev *d)
 	return 0;
 }
 
+static bool
+vm_is_vcpu_thread(const struct vm *vm)
+{
+	unsigned	 i;
+
+	for (i = 0; i < vm->ncpus; i++)
+		if (vm->vcpu[i].started &&
+		    pthread_equal(vm->vcpu[i].thread, pthread_self()))
+			return true;
+	return false;
+}
+
 void
 vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...)
 {
@@ -378,6 +390,10 @@ vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...)
 		return;
 	}
 	vm->end = end;
+	/* not a vCPU's own end, and the guest never said READY: a stuck boot */
+	if (!__atomic_load_n(&vm->guest_ready, __ATOMIC_SEQ_CST) &&
+	    !vm_is_vcpu_thread(vm))
+		__atomic_store_n(&vm->report_stop, 1, __ATOMIC_SEQ_CST);
 	va_start(ap, fmt);
 	vsnprintf(vm->end_reason, sizeof(vm->end_reason), fmt, ap);
 	va_end(ap);
@@ -502,12 +518,12 @@ vcpu_kvm_failed(struct vcpu *v)
  * The guest triple-faulted (KVM_EXIT_SHUTDOWN): say what KVM holds of the
  * vCPU, in the log whole and in the end reason as far as it fits.
  */
+/* What KVM holds of the vCPU, and its last exits, into what. */
 static void
-vcpu_triple_fault(struct vcpu *v)
+vcpu_describe_now(struct vcpu *v, char *what, size_t len)
 {
 	struct vcpu_state st;
 	struct kvm_xcrs	 xcrs;
-	char		 what[1024];
 	uint32_t	 i;
 
 	memset(&st, 0, sizeof(st));
@@ -521,7 +537,15 @@ vcpu_triple_fault(struct vcpu *v)
 				st.xcr0 = xcrs.xcrs[i].value;
 				st.have_xcr0 = true;
 			}
-	vcpu_state_describe(&st, &v->exits, what, sizeof(what));
+	vcpu_state_describe(&st, &v->exits, what, len);
+}
+
+static void
+vcpu_triple_fault(struct vcpu *v)
+{
+	char		 what[1024];
+
+	vcpu_describe_now(v, what, sizeof(what));
 	log_warnx("vCPU %u: guest triple fault: %s", v->id, what);
 	vm_end(v->vm, VM_END_ERROR, "guest triple fault on vCPU %u: %s", v->id,
 	    what);
@@ -616,6 +640,13 @@ vcpu_main(void *arg)
 			    v->id, run->exit_reason);
 			break;
 		}
+	}
+	if (__atomic_load_n(&vm->report_stop, __ATOMIC_SEQ_CST)) {
+		char	 what[1024];
+
+		vcpu_describe_now(v, what, sizeof(what));
+		log_warnx("vCPU %u: stopped before the guest was ready: %s",
+		    v->id, what);
 	}
 	return NULL;
 }

@@ -72,6 +72,9 @@ struct vm {
 	char		 end_reason[VM_REASON_MAX];
 	int		 end_efd;	/* eventfd: the I/O thread learns of the end */
 	volatile int	 stopping;
+	volatile int	 guest_ready;	/* set by the vmm at the guest's READY */
+	volatile int	 report_stop;	/* ended from outside before READY:
+					 * each vCPU logs where it was */
 	enum vm_test_call test_vcpu_call;	/* set after vm_create */
 };
 

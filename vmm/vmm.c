@@ -22,6 +22,7 @@
  */
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 
 #include <linux/fuse.h>
@@ -229,6 +230,7 @@ vmm_control_line(void *arg, const char *line)
 
 	if (strcmp(line, VMM_CONTROL_READY) == 0 && !v->guest_ready) {
 		v->guest_ready = true;
+		__atomic_store_n(&v->vm.guest_ready, 1, __ATOMIC_SEQ_CST);
 		log_debug("guest ready");
 		if (v->child != NULL) {
 			struct msg_vm_event ev;
@@ -740,6 +742,19 @@ parse_u32(const char *s, uint32_t min, uint32_t max, const char *what)
 	return (uint32_t)n;
 }
 
+/* Standalone: SIGTERM or SIGINT ends the VM as the parent's stop would. */
+static void
+standalone_signal(int fd, uint32_t events, void *arg)
+{
+	struct vmm	*v = arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		vm_end(&v->vm, VM_END_HOST, "stopped by signal %s",
+		    strsignal((int)si.ssi_signo));
+}
+
 static void
 netproxy_standalone_closed(struct imsgev *iev, void *ctx)
 {
@@ -773,6 +788,8 @@ standalone_main(int argc, char *argv[])
 	struct sandbox_report rep;
 	const char	*kvm_path = "/dev/kvm";
 	char		 err[256];
+	sigset_t	 sigs;
+	int		 sig_fd;
 	int		 ch, verbose = 0, netproxy_fd = -1;
 
 	if ((v = calloc(1, sizeof(*v))) == NULL)
@@ -856,6 +873,13 @@ standalone_main(int argc, char *argv[])
 
 	if ((v->loop = event_loop_new()) == NULL)
 		fatal("event_loop_new");
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL) == -1 ||
+	    (sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK)) == -1 ||
+	    event_add(v->loop, sig_fd, EV_READ, standalone_signal, v) == -1)
+		fatal("signalfd");
 	/* Everything is open: from here on, the same sandbox as a child. */
 	sandbox_enter(&vmm_sandbox, &rep);
 	if (netproxy_fd != -1) {

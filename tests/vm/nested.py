@@ -165,11 +165,12 @@ def add_qemu(root, vmdir):
             shutil.copy(os.path.realpath(src), qdir)
 
 
-def triple_fault_kernel():
+def triple_fault_kernel(code=b'\x0f\x0b'):
     """A PVH ELF whose first instruction is ud2: with no IDT the vCPU
-    triple-faults at once."""
+    triple-faults at once.  code: other first instructions (up to 16
+    bytes), e.g. b'\\xeb\\xfe' (jmp to itself: a guest that never boots)."""
     import struct
-    code = b'\x0f\x0b' + b'\x90' * 14
+    code = code + b'\x90' * (16 - len(code))
     note = struct.pack('<III', 4, 4, 18) + b'Xen\0' + struct.pack('<I', 0x1000000)
     load_off = 64 + 2 * 56
     note_off = load_off + len(code)

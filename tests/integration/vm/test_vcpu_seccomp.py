@@ -13,6 +13,8 @@ machine's PVM does that, though it cannot run the capsem guest.
     exception, its last exits), read on that thread under its filter;
     (the main thread made KVM_CREATE_VM, KVM_CREATE_VCPU and eventfd2
     under vmm.seccomp on the way);
+  - a guest that never boots (jmp to itself), stopped by SIGTERM: the
+    vCPU says where it was ("stopped before the guest was ready");
   - --test-vcpu-forbidden=kvm-create-vm / eventfd: vCPU 0 makes, right
     after narrowing, a call the main thread may make: the vmm is killed
     by SIGSYS.
@@ -23,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -59,6 +62,23 @@ class VcpuSeccomp(unittest.TestCase):
         self.assertIn(' efer 0x0 ', out)
         self.assertRegex(out, r' xcr0 0x[0-9a-f]+;')
         self.assertIn('last 1 of 1 exits: shutdown', out)
+
+    def test_stuck_boot_report(self):
+        # A guest that never says READY (a jmp to itself at the entry),
+        # stopped from outside: each vCPU says where it was.
+        hang = os.path.join(os.path.dirname(KERNEL), 'hang.elf')
+        with open(hang, 'wb') as f:
+            f.write(triple_fault_kernel(b'\xeb\xfe'))
+        p = subprocess.Popen([VMM, '--standalone', '--kernel', hang, '--mem',
+                              '64', '--cmdline', 'x', '--cpus', '1'],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGTERM)
+        out = p.communicate(timeout=60)[0]
+        self.assertRegex(out, r'vCPU 0: stopped before the guest was ready: '
+                         r'rip 0x100000[01] ')
+        self.assertIn(' cr0 0x11 ', out)
 
     def expect_sigsys(self, call, cpus='1'):
         rc, out = run_vmm('--cpus', cpus, '--test-vcpu-forbidden=' + call)
