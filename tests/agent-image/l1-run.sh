@@ -120,6 +120,7 @@ request_session() {
 			break
 		fi
 		n=$((n + 1))
+		[ $((n % 120)) -eq 0 ] && echo "AGENT-WAIT $name $(uptime_s)"
 		[ "$n" -ge $(((AGENT_TIMEOUT + 100) * 2)) ] && break
 		sleep 0.5
 	done
