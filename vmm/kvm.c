@@ -30,6 +30,7 @@
 #include "sandbox.h"
 #include "vm.h"
 #include "vmm_vcpu_seccomp.h"
+#include "x86/xcr0.h"
 
 #define KVM_TSS_ADDR		0xfffbd000ULL
 #define KVM_IDENTITY_MAP_ADDR	0xfffbc000ULL
@@ -44,12 +45,6 @@
 
 #define FAIL(...)	do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
-#define CPUID_1_ECX_XSAVE	(1u << 26)
-/* XCR0 bits: x87, SSE, AVX; AVX-512 (opmask, ZMM_Hi256, Hi16_ZMM); PKRU */
-#define XCR0_X87_SSE		0x3ull
-#define XCR0_AVX		0x4ull
-#define XCR0_AVX512		0xe0ull
-#define XCR0_PKRU		0x200ull
 
 static void
 serial_irq(void *arg, unsigned irq, int level)
@@ -72,9 +67,9 @@ guest_poweroff(void *arg)
 
 /*
  * XCR0 of a new vCPU: the user state components offered in CPUID 0xd.0
- * that a Linux guest enables itself (x87, SSE, AVX, AVX-512, PKRU), not
- * just x87.  Where KVM sees the guest's XSETBV this changes nothing: the
- * guest sets its own XCR0 before using it.  Under a hypervisor that lets
+ * that a Linux guest enables itself (x86/xcr0.c: x87, SSE, AVX, AVX-512,
+ * PKRU; never AMX), not just x87.  Where KVM sees the guest's XSETBV this
+ * changes nothing: the guest sets its own XCR0 before using it.  Under a hypervisor that lets
  * the guest's XSETBV through without telling KVM (qemu's TCG nested SVM
  * has no XSETBV intercept), KVM would keep XCR0 = x87, report the XSAVE
  * area size for that in CPUID 0xd.0 EBX, and the guest kernel, seeing a
@@ -85,24 +80,11 @@ setup_xcr0(struct vm *vm, struct vcpu *v, const struct kvm_cpuid2 *cpuid,
     char *err, size_t errlen)
 {
 	struct kvm_xcrs	 xcrs;
-	uint64_t	 offered = 0, xcr0;
-	bool		 xsave = false;
-	uint32_t	 i;
+	uint64_t	 xcr0 = xcr0_initial(cpuid->entries, cpuid->nent);
 
-	for (i = 0; i < cpuid->nent; i++) {
-		const struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
-
-		if (e->function == 1)
-			xsave = (e->ecx & CPUID_1_ECX_XSAVE) != 0;
-		else if (e->function == 0xd && e->index == 0)
-			offered = e->eax | ((uint64_t)e->edx << 32);
-	}
-	if (!xsave || (offered & XCR0_X87_SSE) != XCR0_X87_SSE ||
+	if (xcr0 == 0 ||
 	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) <= 0)
 		return 0;
-	xcr0 = offered & (XCR0_X87_SSE | XCR0_AVX | XCR0_AVX512 | XCR0_PKRU);
-	if ((xcr0 & XCR0_AVX) == 0 || (xcr0 & XCR0_AVX512) != XCR0_AVX512)
-		xcr0 &= ~XCR0_AVX512;	/* all three or none, and only with AVX */
 	memset(&xcrs, 0, sizeof(xcrs));
 	xcrs.nr_xcrs = 1;
 	xcrs.xcrs[0].xcr = 0;
