@@ -45,7 +45,6 @@
 
 #define FAIL(...)	do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
-
 static void
 serial_irq(void *arg, unsigned irq, int level)
 {
@@ -69,11 +68,12 @@ guest_poweroff(void *arg)
  * XCR0 of a new vCPU: the user state components offered in CPUID 0xd.0
  * that a Linux guest enables itself (x86/xcr0.c: x87, SSE, AVX, AVX-512,
  * PKRU; never AMX), not just x87.  Where KVM sees the guest's XSETBV this
- * changes nothing: the guest sets its own XCR0 before using it.  Under a hypervisor that lets
- * the guest's XSETBV through without telling KVM (qemu's TCG nested SVM
- * has no XSETBV intercept), KVM would keep XCR0 = x87, report the XSAVE
- * area size for that in CPUID 0xd.0 EBX, and the guest kernel, seeing a
- * size that does not match its XCR0, disables XSAVE and with it AVX.
+ * changes nothing: the guest sets its own XCR0 before using it.  Under a
+ * hypervisor that lets the guest's XSETBV through without telling KVM
+ * (qemu's TCG nested SVM has no XSETBV intercept), KVM would keep XCR0 =
+ * x87, report the XSAVE area size for that in CPUID 0xd.0 EBX, and the
+ * guest kernel, seeing a size that does not match its XCR0, disables
+ * XSAVE and with it AVX.
  */
 static int
 setup_xcr0(struct vm *vm, struct vcpu *v, const struct kvm_cpuid2 *cpuid,
@@ -496,10 +496,6 @@ vcpu_kvm_failed(struct vcpu *v)
 	vm_end(v->vm, VM_END_KVM, "%s", what);
 }
 
-/*
- * The guest triple-faulted (KVM_EXIT_SHUTDOWN): say what KVM holds of the
- * vCPU, in the log whole and in the end reason as far as it fits.
- */
 /* What KVM holds of the vCPU, and its last exits, into what. */
 static void
 vcpu_describe_now(struct vcpu *v, char *what, size_t len)
@@ -522,6 +518,10 @@ vcpu_describe_now(struct vcpu *v, char *what, size_t len)
 	vcpu_state_describe(&st, &v->exits, what, len);
 }
 
+/*
+ * The guest triple-faulted (KVM_EXIT_SHUTDOWN): say what KVM holds of the
+ * vCPU, in the log whole and in the end reason as far as it fits.
+ */
 static void
 vcpu_triple_fault(struct vcpu *v)
 {
