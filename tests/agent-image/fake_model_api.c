@@ -102,6 +102,20 @@ header(const char *head, const char *name, size_t *len)
 	return NULL;
 }
 
+/* More raw body bytes after *raw (NUL-terminated); -1 if full or closed. */
+static int
+body_more(struct fake *f, mbedtls_ssl_context *ssl, size_t *raw)
+{
+	int	 n;
+
+	if (*raw == BODY_MAX ||
+	    (n = read_some(ssl, f->body + *raw, BODY_MAX - *raw)) <= 0)
+		return -1;
+	*raw += (size_t)n;
+	f->body[*raw] = '\0';
+	return 0;
+}
+
 /*
  * The request head into f->head and its body into f->body (Content-Length
  * or chunked).  Returns 0, or -1 on a short or malformed request.
@@ -140,22 +154,16 @@ read_request(struct fake *f, mbedtls_ssl_context *ssl)
 
 			f->body[raw] = '\0';
 			while ((crlf = strstr(f->body + pos, "\r\n")) == NULL) {
-				if (raw == BODY_MAX || (n = read_some(ssl,
-				    f->body + raw, BODY_MAX - raw)) <= 0)
+				if (body_more(f, ssl, &raw) == -1)
 					return -1;
-				raw += (size_t)n;
-				f->body[raw] = '\0';
 			}
 			size = strtoul(f->body + pos, &stop, 16);
 			if (stop == f->body + pos || size > BODY_MAX)
 				return -1;
 			pos = (size_t)(crlf - f->body) + 2;
-			while (raw - pos < size + 2) {
-				if (raw == BODY_MAX || (n = read_some(ssl,
-				    f->body + raw, BODY_MAX - raw)) <= 0)
+			while (raw - pos < size + 2)
+				if (body_more(f, ssl, &raw) == -1)
 					return -1;
-				raw += (size_t)n;
-			}
 			if (size == 0)
 				break;		/* no trailers from the proxy */
 			memmove(f->body + out, f->body + pos, size);
