@@ -11,7 +11,7 @@ FUZZ_BUILD=${CAPSEM_FUZZ_BUILD_DIR:-build-fuzz}
 
 # Everything the build and the tests need, from Debian's archive.
 PACKAGES="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
-  libmbedtls-dev libseccomp-dev libcap-dev libinih-dev libbsd-dev check
+  libmbedtls-dev libseccomp-dev libcap-dev libinih-dev libbsd-dev libsqlite3-dev check
   python3 mandoc openssl curl nginx dnsutils iproute2 util-linux
   nftables iptables busybox-static cpio xz-utils kmod
   qemu-system-x86 linux-source-6.1 bc bison flex libelf-dev libssl-dev

@@ -274,30 +274,51 @@ age(int64_t started, char *buf, size_t len)
 		snprintf(buf, len, "%lldd ago", (long long)(s / 86400));
 }
 
-/* Remove a stale session's directory (its files, one level) and socket. */
+/*
+ * Remove a directory's files, and (depth > 0) its subdirectories' the same
+ * way, then the directory.  Session directories hold files and db/.
+ */
+static int
+remove_tree(const char *dir, int depth)
+{
+	char	 path[PATH_MAX];
+	struct dirent *de;
+	struct stat sb;
+	DIR	*d;
+	int	 rc = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    de->d_name) >= sizeof(path) || lstat(path, &sb) == -1)
+			rc = -1;
+		else if (S_ISDIR(sb.st_mode) ? depth == 0 ||
+		    remove_tree(path, depth - 1) == -1 : unlink(path) == -1)
+			rc = -1;
+	}
+	closedir(d);
+	if (rmdir(dir) == -1)
+		rc = -1;
+	return rc;
+}
+
+/* Remove a stale session's directory (its files and db/) and socket. */
 static int
 prune(struct list *l, const struct list_entry *e)
 {
 	char	 dir[PATH_MAX], path[PATH_MAX];
-	struct dirent *de;
-	DIR	*d;
 	int	 rc = 0;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s.sock", l->runtime,
 	    e->id) < sizeof(path) && unlink(path) == -1 && errno != ENOENT)
 		rc = -1;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", l->sessions, e->id) >=
-	    sizeof(dir) || (d = opendir(dir)) == NULL)
-		return rc;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-		    de->d_name) >= sizeof(path) || unlink(path) == -1)
-			rc = -1;
-	}
-	closedir(d);
-	if (rmdir(dir) == -1)
+	    sizeof(dir))
+		return -1;
+	if (remove_tree(dir, 1) == -1)
 		rc = -1;
 	return rc;
 }

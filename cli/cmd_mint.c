@@ -129,7 +129,7 @@ cmd_ca_mint(const char *host)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if ((pid = proc_spawn(PROC_CERTD, 0, -1, NULL, &chan)) == -1)
+	if ((pid = proc_spawn(PROC_CERTD, 0, -1, -1, NULL, &chan)) == -1)
 		fatal("spawn %s/capsem-certd", proc_libexec_dir());
 	imsgbuf_init(&parent, chan, IMSG_MAXLEN_DEFAULT + MSG_CONFIG_MAX);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)

@@ -232,7 +232,7 @@ const struct session_proc_spec session_procs[] = {
 	    { { 0 } }, 0, .backend = true, .network = false },
 	{ PROC_POLICYD, SPAWN_ONE,
 	    parent_policyd_handlers, NELEM(parent_policyd_handlers),
-	    { { 0 } }, 0, .backend = true, .network = false },
+	    { { 0 } }, 0, .backend = true, .network = false, .db_dir = true },
 	{ PROC_NETPROXY, SPAWN_PER_PROXY,
 	    parent_netproxy_handlers, NELEM(parent_netproxy_handlers),
 	    { { PROC_CERTD, false }, { PROC_POLICYD, false } }, 2,
@@ -537,7 +537,10 @@ session_run(const struct session_opts *opts)
 	if (nproxies > SESSION_MAX_CHILDREN - 3)
 		nproxies = SESSION_MAX_CHILDREN - 3;
 	/* proxy mode: no VM, no vmm */
+	session_dir_make(s);
 	session_spawn_all(s, nproxies, opts->mode != SESSION_PROXY);
+	close(s->db_dirfd);
+	s->db_dirfd = -1;
 	if (s->log_pipe != -1) {
 		close(s->log_pipe);
 		s->log_pipe = -1;
@@ -562,7 +565,7 @@ session_run(const struct session_opts *opts)
 	}
 	policy_free(pol);
 	send_audit_fd(s);
-	session_record(s, false);	/* in the directory send_audit_fd made */
+	session_record(s, false);	/* in the directory session_dir_make made */
 	s->recorded = true;
 	if (s->detach_ready != -1) {
 		/* the front prints the id now: `capsemctl list` shows it */

@@ -61,6 +61,7 @@ struct session_proc_spec {
 	size_t		 npeers;
 	bool		 backend;	/* shut down once its users are gone */
 	bool		 network;	/* shares the host's network namespace */
+	bool		 db_dir;	/* gets the session's db/ on PROC_DIR_FD */
 };
 
 struct session_child {
@@ -153,6 +154,7 @@ struct session {
 	int		 ctl_fd;
 	int		 sig_fd;
 	int		 log_pipe;	/* detached: children's stderr */
+	int		 db_dirfd;	/* sessions/<id>/db until spawned, or -1 */
 	int		 detach_ready;	/* detached: told once session.json is
 					   written; the front then prints the
 					   id and exits (-1 otherwise) */
@@ -259,6 +261,7 @@ struct policy *policy_input_parse(const struct policy_input *, char *err,
 	    size_t errlen);
 void	policy_input_free(struct policy_input *);
 int	send_policy(struct session *, const struct policy_input *);
+void	session_dir_make(struct session *);
 void	send_audit_fd(struct session *);
 void	send_ca(struct session *);
 int	send_proxy_settings(struct session *, const struct policy *,

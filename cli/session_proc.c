@@ -91,7 +91,8 @@ spawn_child(struct session *s, const struct session_proc_spec *spec,
 		    proc_name(spec->id), instance);
 	else
 		snprintf(c->label, sizeof(c->label), "%s", proc_name(spec->id));
-	if ((c->pid = proc_spawn(spec->id, instance, s->log_pipe, NULL, &fd))
+	if ((c->pid = proc_spawn(spec->id, instance, s->log_pipe,
+	    spec->db_dir ? s->db_dirfd : -1, NULL, &fd))
 	    == -1)
 		fatal("spawn %s/%s", proc_libexec_dir(), proc_name(spec->id));
 	c->alive = true;

@@ -6,6 +6,8 @@
  * same bytes here; the CA (certificate bytes, key as an fd); the audit log
  * and console.log fds; the VM's files; session.json.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -148,12 +150,52 @@ audit_workspace(struct session *s, int fd)
 		fatal("write the workspace to the audit log");
 }
 
-/* The audit log: $CAPSEM_HOME/sessions/<id>/audit.jsonl, opened here. */
-void
-send_audit_fd(struct session *s)
+/* $CAPSEM_HOME/sessions/<id>, and (sub != NULL) a name in it. */
+static void
+session_path(const struct session *s, const char *sub, char *buf, size_t len)
 {
-	char	 home[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
-	int	 fd;
+	char	 home[PATH_MAX];
+
+	if (capsem_home(home, sizeof(home)) == -1 ||
+	    (size_t)snprintf(buf, len, "%s/sessions/%s%s%s", home, s->id,
+	    sub != NULL ? "/" : "", sub != NULL ? sub : "") >= len)
+		fatalx("session directory path too long");
+}
+
+/*
+ * A directory (made 0700 if it is not there, reused if it is: a named
+ * session's) that is a directory of uid, not a link.
+ */
+static int
+mkdir_owned(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat sb;
+
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if (lstat(path, &sb) == -1)
+		return -1;
+	if (!S_ISDIR(sb.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	if (sb.st_uid != uid && (sb.st_uid != geteuid() ||
+	    chown(path, uid, gid) == -1)) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Before the children are spawned: the session directory, and in it db/,
+ * the one directory policyd reaches (bound into its empty root), owned by
+ * the uid policyd runs as.  s->db_dirfd is its fd, for the spawn.
+ */
+void
+session_dir_make(struct session *s)
+{
+	char	 home[PATH_MAX], dir[PATH_MAX], db[PATH_MAX];
 
 	if (capsem_home(home, sizeof(home)) == -1 ||
 	    (size_t)snprintf(dir, sizeof(dir), "%s/sessions", home) >=
@@ -161,12 +203,27 @@ send_audit_fd(struct session *s)
 		fatalx("sessions directory path too long");
 	if (mkdir_private(home) == -1 || mkdir_private(dir) == -1)
 		fatal("%s", dir);
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/sessions/%s", home, s->id) >=
-	    sizeof(dir) || (size_t)snprintf(path, sizeof(path),
-	    "%s/audit.jsonl", dir) >= sizeof(path))
-		fatalx("session directory path too long");
+	session_path(s, NULL, dir, sizeof(dir));
+	session_path(s, SESSION_DB_DIR, db, sizeof(db));
 	if (mkdir_private(dir) == -1)
 		fatal("%s", dir);
+	/* root's children run as SANDBOX_UID: the database is theirs */
+	if (mkdir_owned(db, geteuid() == 0 ? SANDBOX_UID : geteuid(),
+	    geteuid() == 0 ? SANDBOX_GID : getegid()) == -1)
+		fatal("%s", db);
+	if ((s->db_dirfd = open(db, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		fatal("%s", db);
+}
+
+/* The audit log: $CAPSEM_HOME/sessions/<id>/audit.jsonl, opened here. */
+void
+send_audit_fd(struct session *s)
+{
+	char	 path[PATH_MAX];
+	int	 fd;
+
+	session_path(s, "audit.jsonl", path, sizeof(path));
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
 	    O_NOFOLLOW, 0600)) == -1)
 		fatal("%s", path);

@@ -53,6 +53,7 @@ enum msg_type {
 	MSG_VERDICT,		/* policyd -> netproxy: struct msg_verdict; peerid echoed;
 				 * an allowed REQUEST_CHECK: + the normalised path judged */
 	MSG_AUDIT_EVENT,	/* netproxy -> policyd: struct msg_audit_event */
+	MSG_MODEL_EVENT,	/* netproxy -> policyd: struct msg_model_event */
 
 	/* netproxy */
 	MSG_STREAM_NEW = 96,	/* parent/vmm -> netproxy: struct msg_stream_new + fd */
@@ -183,6 +184,39 @@ struct msg_audit_event {
 	char		 rule[MSG_RULE_MAX];
 	char		 file[MSG_FILE_MAX];
 	char		 reason[128];
+};
+
+/* The session database: sessions/<id>/SESSION_DB_DIR/SESSION_DB_FILE. */
+#define SESSION_DB_DIR		"db"
+#define SESSION_DB_FILE		"session.db"
+
+/* One model-API call, as netproxy read its response (netproxy/modelcall.h). */
+enum msg_model_api {
+	MODEL_EVENT_ANTHROPIC_MESSAGES = 1,
+	MODEL_EVENT_OPENAI_RESPONSES,
+	MODEL_EVENT_OPENAI_CHAT,
+	MODEL_EVENT_GEMINI,
+};
+
+struct msg_model_event {
+	uint32_t	 api;		/* enum msg_model_api */
+	uint32_t	 status;	/* HTTP status of the response */
+	uint64_t	 input_tokens;	/* uncached input */
+	uint64_t	 output_tokens;	/* incl. reasoning */
+	uint64_t	 cache_read_tokens;
+	uint64_t	 cache_write_tokens;
+	uint64_t	 duration_us;
+	uint32_t	 ntools;
+	uint8_t		 streamed;	/* SSE */
+	uint8_t		 has_usage;	/* usage fields were found */
+	uint8_t		 unreadable;	/* see why */
+	uint8_t		 pad;
+	char		 host[MSG_HOST_MAX];
+	char		 path[512];	/* truncated request path */
+	char		 model[128];
+	char		 stop_reason[64];
+	char		 tools[256];	/* names, comma-separated */
+	char		 why[96];
 };
 
 /* netproxy */

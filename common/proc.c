@@ -59,7 +59,8 @@ proc_libexec_dir(void)
 
 /* In the child between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
-proc_exec_child(const char *path, char *const argv[], int chan, int errfd)
+proc_exec_child(const char *path, char *const argv[], int chan, int errfd,
+    int dirfd)
 {
 	int	 devnull;
 	sigset_t set;
@@ -77,20 +78,22 @@ proc_exec_child(const char *path, char *const argv[], int chan, int errfd)
 	/* Move fds we dup from out of the way of 0..3 first. */
 	if ((chan = fcntl(chan, F_DUPFD_CLOEXEC, 10)) == -1 ||
 	    (errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 10)) == -1 ||
-	    (devnull = fcntl(devnull, F_DUPFD_CLOEXEC, 10)) == -1)
+	    (devnull = fcntl(devnull, F_DUPFD_CLOEXEC, 10)) == -1 ||
+	    (dirfd != -1 && (dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 10)) == -1))
 		_exit(127);
 	if (dup2(devnull, STDIN_FILENO) == -1 ||
 	    dup2(errfd, STDOUT_FILENO) == -1 ||
 	    dup2(errfd, STDERR_FILENO) == -1 ||
-	    dup2(chan, PROC_PARENT_FD) == -1)
+	    dup2(chan, PROC_PARENT_FD) == -1 ||
+	    (dirfd != -1 && dup2(dirfd, PROC_DIR_FD) == -1))
 		_exit(127);
-	closefrom(PROC_PARENT_FD + 1);
+	closefrom(dirfd != -1 ? PROC_DIR_FD + 1 : PROC_PARENT_FD + 1);
 	execv(path, argv);
 	_exit(127);
 }
 
 pid_t
-proc_spawn(enum proc_id id, int instance, int stderr_fd,
+proc_spawn(enum proc_id id, int instance, int stderr_fd, int dir_fd,
     const char *const extra_argv[], int *chan_fd)
 {
 	char	 path[PATH_MAX], inst[16];
@@ -128,7 +131,8 @@ proc_spawn(enum proc_id id, int instance, int stderr_fd,
 		close(sp[1]);
 		return -1;
 	case 0:
-		proc_exec_child(path, (char *const *)argv, sp[1], stderr_fd);
+		proc_exec_child(path, (char *const *)argv, sp[1], stderr_fd,
+		    dir_fd);
 	default:
 		break;
 	}

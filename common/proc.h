@@ -15,6 +15,8 @@
 #include "imsg.h"
 
 #define PROC_PARENT_FD	3
+#define PROC_DIR_FD	4	/* the one directory a child may reach (policyd's) */
+#define PROC_DIR_FD_PATH "/proc/self/fd/4"
 
 enum proc_id {
 	PROC_PARENT = 0,
@@ -38,11 +40,12 @@ const char	*proc_libexec_dir(void);
 /*
  * Spawn a child: socketpair, fork, in the child dup the channel to fd 3,
  * stdin from /dev/null, stderr_fd (or the parent's stderr if -1) on 1 and
- * 2, close everything else, PR_SET_PDEATHSIG(SIGKILL), exec
+ * 2, dir_fd (unless -1) on PROC_DIR_FD, close everything else,
+ * PR_SET_PDEATHSIG(SIGKILL), exec
  * <libexec>/<proc_name(id)> with argv { name, "-I", instance, extra... }.
  * Returns the pid and the parent's end of the channel in *chan_fd.
  */
-pid_t	proc_spawn(enum proc_id id, int instance, int stderr_fd,
+pid_t	proc_spawn(enum proc_id id, int instance, int stderr_fd, int dir_fd,
 	    const char *const extra_argv[], int *chan_fd);
 
 /*

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proc.h"
 #include "sandbox.h"
 
 #define SANDBOX_ROOT_MOUNTPOINT	"/tmp"
@@ -137,16 +139,79 @@ map_self(int procfd, uid_t uid, gid_t gid)
 	return 0;
 }
 
-/* In a private mount namespace: make an empty read-only tmpfs our root. */
-static void
-pivot_to_empty_root(const char *name)
+/*
+ * Before the empty root hides anything: an fd of the directory of fd
+ * PROC_DIR_FD whose mount is in our new namespace (mount(2) refuses a
+ * source in the namespace we left): its path, opened again here, checked
+ * to be the same directory.
+ */
+static int
+dir_in_our_namespace(const char *name)
 {
+	struct stat want, got;
+	char	 fdpath[32], src[PATH_MAX];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", PROC_DIR_FD);
+	if (fstat(PROC_DIR_FD, &want) == -1 || !S_ISDIR(want.st_mode))
+		fatalx("%s: fd %d is not a directory", name, PROC_DIR_FD);
+	if ((n = readlink(fdpath, src, sizeof(src) - 1)) <= 0 || src[0] != '/')
+		fatal("%s: the path of fd %d", name, PROC_DIR_FD);
+	src[n] = '\0';
+	if ((fd = open(src, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1)
+		fatal("%s: %s", name, src);
+	if (fstat(fd, &got) == -1 || got.st_dev != want.st_dev ||
+	    got.st_ino != want.st_ino)
+		fatalx("%s: %s is not the directory of fd %d", name, src,
+		    PROC_DIR_FD);
+	close(PROC_DIR_FD);	/* reached by its path from now on */
+	return fd;
+}
+
+/* Bind dirfd at SANDBOX_DIR in the still writable empty root. */
+static void
+bind_the_dir(const char *name, int dirfd, unsigned long flags)
+{
+	char	 fdpath[32], at[64];
+
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", dirfd);
+	snprintf(at, sizeof(at), "%s%s", SANDBOX_ROOT_MOUNTPOINT, SANDBOX_DIR);
+	if (mkdir(at, 0555) == -1)
+		fatal("%s: mkdir %s", name, at);
+	if (mount(fdpath, at, NULL, MS_BIND, NULL) == -1)
+		fatal("%s: bind the directory at %s", name, at);
+	if (mount(NULL, at, NULL, MS_REMOUNT | MS_BIND | flags, NULL) == -1)
+		fatal("%s: remount %s nosuid,nodev,noexec", name, at);
+	close(dirfd);
+	if (mount(NULL, SANDBOX_ROOT_MOUNTPOINT, NULL,
+	    MS_REMOUNT | MS_RDONLY | flags, NULL) == -1)
+		fatal("%s: remount the empty root read-only", name);
+}
+
+/*
+ * In a private mount namespace: make an empty read-only tmpfs our root,
+ * with, for bind_dir, the directory of fd PROC_DIR_FD bound at SANDBOX_DIR
+ * (made while the tmpfs is still writable, then the tmpfs goes read-only).
+ */
+static void
+pivot_to_empty_root(const char *name, bool bind_dir)
+{
+	const unsigned long base = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	int	 dirfd = -1;
+
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
 		fatal("%s: make mounts private", name);
+	if (bind_dir)
+		dirfd = dir_in_our_namespace(name);
 	if (mount("capsem-empty", SANDBOX_ROOT_MOUNTPOINT, "tmpfs",
-	    MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+	    base | (bind_dir ? 0 : MS_RDONLY), bind_dir ?
+	    "size=4k,nr_inodes=3,mode=0555" :
 	    "size=4k,nr_inodes=2,mode=0555") == -1)
 		fatal("%s: mount empty root", name);
+	if (bind_dir)
+		bind_the_dir(name, dirfd, base);
 	if (chdir(SANDBOX_ROOT_MOUNTPOINT) == -1)
 		fatal("%s: chdir empty root", name);
 	/* pivot_root(".", "."): the old root stacks on ., then goes. */
@@ -156,6 +221,12 @@ pivot_to_empty_root(const char *name)
 		fatal("%s: detach old root", name);
 	if (chdir("/") == -1)
 		fatal("%s: chdir /", name);
+}
+
+const char *
+sandbox_dir_path(const struct sandbox_report *rep)
+{
+	return rep->rootfs ? SANDBOX_DIR : PROC_DIR_FD_PATH;
 }
 
 static void
@@ -322,7 +393,7 @@ sandbox_enter(const struct sandbox_spec *spec, struct sandbox_report *rep)
 		if (unshare(nsflags) == -1)
 			fatal("%s: unshare", name);
 		rep->netns = spec->new_netns;
-		pivot_to_empty_root(name);
+		pivot_to_empty_root(name, spec->bind_dir);
 		rep->rootfs = 1;
 		drop_uid(name, uid, gid);
 		rearm_parent_death(ppid);
@@ -349,7 +420,7 @@ sandbox_enter(const struct sandbox_spec *spec, struct sandbox_report *rep)
 				fatal("%s: write uid/gid map", name);
 			rep->userns = 1;
 			rep->netns = spec->new_netns;
-			pivot_to_empty_root(name);
+			pivot_to_empty_root(name, spec->bind_dir);
 			rep->rootfs = 1;
 		}
 		if (!rep->userns)

@@ -6,7 +6,10 @@
  *  2. unshare a user namespace (mapping inside 0 -> our uid) where the
  *     kernel allows it; otherwise log why and go on;
  *  3. optional empty network namespace, private mount namespace;
- *  4. pivot_root into an empty read-only tmpfs, old root detached;
+ *  4. pivot_root into an empty read-only tmpfs, old root detached; a
+ *     process whose spec says bind_dir finds there, writable, the one
+ *     directory its parent passed on fd PROC_DIR_FD, at SANDBOX_DIR
+ *     (nosuid, nodev, noexec), and nothing else of the host's files;
  *  5. all capabilities dropped (effective, permitted, inheritable,
  *     bounding, ambient), SECBIT_NOROOT locked;
  *  6. PR_SET_NO_NEW_PRIVS, not dumpable, rlimits (nofile, core 0, ...);
@@ -37,6 +40,7 @@ struct sandbox_spec {
 	const char	*name;
 	bool		 new_netns;	/* empty network namespace */
 	bool		 keep_uid;	/* root stays uid 0 (no capabilities) */
+	bool		 bind_dir;	/* fd PROC_DIR_FD appears at SANDBOX_DIR */
 	uint64_t	 nofile;	/* RLIMIT_NOFILE */
 	uint64_t	 nproc_zero;	/* unused, reserved */
 	const struct seccomp_rule *rules;
@@ -56,6 +60,15 @@ struct sandbox_report {
 };
 
 void	sandbox_enter(const struct sandbox_spec *, struct sandbox_report *);
+
+#define SANDBOX_DIR	"/dir"	/* where bind_dir's directory appears */
+
+/*
+ * The path of a bind_dir process's directory after sandbox_enter():
+ * SANDBOX_DIR in the empty root; without one (no user namespace, not root)
+ * the fd itself, PROC_DIR_FD_PATH.
+ */
+const char *sandbox_dir_path(const struct sandbox_report *);
 
 /*
  * Stack a narrower allowlist on the calling thread only (no TSYNC: other

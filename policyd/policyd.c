@@ -14,8 +14,15 @@
  *             built-in default for the agent named in msg_policy_file.name.
  *             MSG_AUDIT_FD: the fd of audit.jsonl (opened O_APPEND by the
  *             parent); every verdict and AUDIT_EVENT becomes one line.
+ *   database  the session's db/ directory, bound into the empty root at
+ *             SANDBOX_DIR by the sandbox (the parent passes it on
+ *             PROC_DIR_FD): session.db there (store.h) gets a row per
+ *             connection verdict, per outcome netproxy reports (request,
+ *             DNS, refusal: each with the verdict it had) and per model
+ *             call, with its cost from the price table (prices.h).
  *   netproxy  MSG_CONN_CHECK, MSG_REQUEST_CHECK -> MSG_VERDICT (peerid
- *             echoed); MSG_AUDIT_EVENT -> audit line.
+ *             echoed); MSG_AUDIT_EVENT -> audit line and row;
+ *             MSG_MODEL_EVENT -> model_calls row.
  * Until a policy is committed every check is denied (fail closed).
  */
 #include <stdio.h>
@@ -23,6 +30,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "audit.h"
 #include "child.h"
@@ -32,6 +41,8 @@
 #include "netproxy_peers.h"
 #include "policy.h"
 #include "policyd_seccomp.h"
+#include "prices.h"
+#include "store.h"
 
 #define POLICYD_PARENT_MAXLEN	(sizeof(struct msg_policy_file) + MSG_CONFIG_MAX)
 #define POLICYD_NETPROXY_MAXLEN	(sizeof(struct msg_request_check) + MSG_PATH_MAX)
@@ -53,6 +64,8 @@ struct policyd {
 	char		 corp_name[MSG_FILE_MAX];
 	int		 audit_fd;
 	bool		 audit_failed;
+	struct store	*store;		/* NULL if the database cannot open */
+	uint64_t	 nmodel;
 	struct netproxy_peers peers;
 	uint64_t	 nallow;
 	uint64_t	 ndeny;
@@ -64,6 +77,7 @@ struct policyd {
 static const struct sandbox_spec policyd_sandbox = {
 	.name = "policyd",
 	.new_netns = true,
+	.bind_dir = true,
 	.nofile = 64,
 	.rules = policyd_seccomp_rules,
 	.nrules = POLICYD_SECCOMP_NRULES,
@@ -109,6 +123,9 @@ count_and_audit(struct policyd *pd, const char *event, const char *host,
 	audit_from_verdict(&r, pd->child->session_id, event, host, port,
 	    method, path, pathlen, v);
 	audit(pd, &r);
+	/* a request's row is its outcome (netproxy's AUDIT_EVENT) */
+	if (pd->store != NULL && strcmp(event, "conn") == 0)
+		store_event(pd->store, &r);
 }
 
 /* --- netproxy channels --------------------------------------------------- */
@@ -193,6 +210,42 @@ netproxy_audit_event(void *ctx, struct imsg *imsg)
 		    peer->instance);
 	audit_from_event(&r, pd->child->session_id, &ev);
 	audit(pd, &r);
+	if (pd->store != NULL)
+		store_event(pd->store, &r);
+}
+
+static void
+netproxy_model_event(void *ctx, struct imsg *imsg)
+{
+	struct netproxy_peer *peer = ctx;
+	struct policyd	*pd = peer->ctx;
+	struct msg_model_event me;
+	const char	*source;
+	int64_t		 cost;
+
+	memcpy(&me, imsg->data, sizeof(me));
+	if (!imsg_str_ok(me.host, sizeof(me.host)) ||
+	    !imsg_str_ok(me.path, sizeof(me.path)) ||
+	    !imsg_str_ok(me.model, sizeof(me.model)) ||
+	    !imsg_str_ok(me.stop_reason, sizeof(me.stop_reason)) ||
+	    !imsg_str_ok(me.tools, sizeof(me.tools)) ||
+	    !imsg_str_ok(me.why, sizeof(me.why)))
+		fatalx("MODEL_EVENT from netproxy %u: unterminated string",
+		    peer->instance);
+	if (me.api < MODEL_EVENT_ANTHROPIC_MESSAGES ||
+	    me.api > MODEL_EVENT_GEMINI)
+		fatalx("MODEL_EVENT from netproxy %u: api %u", peer->instance,
+		    me.api);
+	pd->nmodel++;
+	cost = price_cost(&me, &source);
+	log_debug("model call %s %s: in %llu out %llu cache r %llu w %llu, "
+	    "cost %lld pUSD", me.host, me.model,
+	    (unsigned long long)me.input_tokens,
+	    (unsigned long long)me.output_tokens,
+	    (unsigned long long)me.cache_read_tokens,
+	    (unsigned long long)me.cache_write_tokens, (long long)cost);
+	if (pd->store != NULL)
+		store_model_call(pd->store, &me, cost, source);
 }
 
 static const struct imsg_handler netproxy_handlers[] = {
@@ -203,6 +256,9 @@ static const struct imsg_handler netproxy_handlers[] = {
 	{ MSG_AUDIT_EVENT, sizeof(struct msg_audit_event),
 	    sizeof(struct msg_audit_event), IMSG_FD_NONE,
 	    netproxy_audit_event },
+	{ MSG_MODEL_EVENT, sizeof(struct msg_model_event),
+	    sizeof(struct msg_model_event), IMSG_FD_NONE,
+	    netproxy_model_event },
 };
 
 static void
@@ -348,10 +404,26 @@ policyd_pre_sandbox(struct child *c)
 	time_t		 now = time(NULL);
 
 	pd->child = c;
+	if (sqlite3_initialize() != SQLITE_OK)
+		fatalx("sqlite3_initialize");
 	/* gmtime_r may read zone files once: do it while files exist. */
 	tzset();
 	if (gmtime_r(&now, &tm) == NULL)
 		fatalx("gmtime_r failed");
+}
+
+/* After the sandbox: the database in the one directory we can reach. */
+static void
+policyd_hello(struct child *c)
+{
+	struct policyd	*pd = c->ctx;
+	char		 path[64], err[256];
+
+	snprintf(path, sizeof(path), "%s/%s", sandbox_dir_path(&c->sandbox),
+	    SESSION_DB_FILE);
+	if ((pd->store = store_open(path, c->session_id, c->loop, err,
+	    sizeof(err))) == NULL)
+		log_warnx("session database: %s (audit.jsonl only)", err);
 }
 
 static void
@@ -367,11 +439,16 @@ policyd_status(struct child *c, struct msg_status *st)
 		snprintf(st->detail, sizeof(st->detail),
 		    "no policy loaded: denying everything");
 	else
-		snprintf(st->detail, sizeof(st->detail),
-		    "allowed %llu, denied %llu; user %.40s, corp %.40s",
-		    (unsigned long long)pd->nallow,
-		    (unsigned long long)pd->ndeny, pd->user_name,
-		    pd->corp_name);
+		/* a longer line is cut: the counters come first */
+		if (snprintf(st->detail, sizeof(st->detail),
+		    "allowed %llu, denied %llu, model calls %llu%s; "
+		    "user %.32s, corp %.32s", (unsigned long long)pd->nallow,
+		    (unsigned long long)pd->ndeny,
+		    (unsigned long long)pd->nmodel, pd->store == NULL ?
+		    ", NO DATABASE" : store_failures(pd->store) > 0 ?
+		    ", DATABASE FAILING" : "", pd->user_name, pd->corp_name) <
+		    0)
+			st->detail[0] = '\0';
 }
 
 static void
@@ -380,6 +457,8 @@ policyd_shutdown(struct child *c)
 	struct policyd	*pd = c->ctx;
 
 	netproxy_peers_close_all(&pd->peers);
+	store_close(pd->store);
+	pd->store = NULL;
 	if (pd->audit_fd != -1) {
 		close(pd->audit_fd);	/* write(2) went straight to the file */
 		pd->audit_fd = -1;
@@ -398,6 +477,7 @@ static const struct child_def policyd_def = {
 	.nparent_handlers = sizeof(policyd_parent_handlers) /
 	    sizeof(policyd_parent_handlers[0]),
 	.pre_sandbox = policyd_pre_sandbox,
+	.on_hello = policyd_hello,
 	.on_peer_channel = policyd_peer_channel,
 	.on_status = policyd_status,
 	.on_shutdown = policyd_shutdown,

@@ -19,6 +19,7 @@ import re
 import select
 import signal
 import socket
+import sqlite3
 import ssl
 import struct
 import subprocess
@@ -729,6 +730,133 @@ def main_checks(d, home, env, up_port, bad_port, resolver):
     check('audit: every line is JSON', all('unparsable' not in l
                                            for l in lines) and len(lines) > 10)
     check('audit: no credential in the log', SECRET not in text)
+    db_checks(home, sid, lines)
+
+
+def read_db(home, sid):
+    """(connection, integrity_check answer) of a session's database."""
+    path = os.path.join(home, 'sessions', sid, 'db', 'session.db')
+    if not os.path.exists(path):
+        return None, 'no %s' % path
+    db = sqlite3.connect(path, timeout=10)
+    db.row_factory = sqlite3.Row
+    return db, db.execute('PRAGMA integrity_check').fetchone()[0]
+
+
+def db_checks(home, sid, lines):
+    """The session database holds what audit.jsonl holds, one row per
+    outcome (the verdict joined) and per connection verdict."""
+    db, integrity = read_db(home, sid)
+    check('database: exists, integrity_check ok', integrity == 'ok',
+          integrity)
+    if db is None:
+        return
+    rows = [dict(r) for r in db.execute('SELECT * FROM events ORDER BY id')]
+    meta = dict(db.execute('SELECT key, value FROM meta').fetchall())
+    check('database: schema 1, the session id', meta.get('schema') == '1'
+          and meta.get('session') == sid, repr(meta))
+    want = [l for l in lines if 'status' in l] + \
+        [l for l in lines if l.get('event') == 'conn']
+    key = ('event', 'host', 'port', 'method', 'path', 'verdict', 'rule',
+           'source', 'status', 'bytes_in', 'bytes_out', 'reason')
+    def norm_line(l):
+        return tuple(l.get(k) for k in key)
+    def norm_row(r):
+        r = dict(r, event=r['kind'])
+        return tuple(r.get(k) for k in key)
+    a = sorted(map(norm_line, want), key=repr)
+    b = sorted(map(norm_row, rows), key=repr)
+    check('database: one row per outcome and per connection verdict, '
+          'the same fields as audit.jsonl', a == b and len(rows) > 10,
+          '%d lines, %d rows; first difference %r' % (
+              len(a), len(b), next(((x, y) for x, y in zip(a, b) if x != y),
+                                   None)))
+    check('database: a denied request row names its rule and file:line',
+          any(r['kind'] == 'request' and r['verdict'] == 'deny' and
+              r['status'] == 403 and r['rule'] and
+              re.search(r'user\.toml:\d+$', r['source'] or '')
+              for r in rows))
+    check('database: no credential in it',
+          SECRET not in repr(rows))
+    db.close()
+
+
+def db_kill_checks(d, home, env, up_port, bad_port):
+    """policyd reaches its db/ directory and nothing else; killed during
+    a burst of 1,000 requests it leaves a database that passes
+    integrity_check with every committed row whole."""
+    write_config(home, d, up_port, bad_port, private=True)
+    pport = free_port()
+    proxy, sid, logpath = start_proxy(home, env, pport, log='proxy-db.log')
+    try:
+        code, _, err = curl(pport, '/warm')
+        pid = child_pid(proxy.pid, 'capsem-policyd')
+        check('database: policyd running', code == '200' and pid, err)
+        if not pid:
+            return
+        root = '/proc/%d/root' % pid
+        try:
+            seen = sorted(os.listdir(root)), sorted(os.listdir(root + '/dir'))
+        except OSError as e:
+            seen = repr(e)
+        check('database: policyd\'s root holds only dir/, dir/ only the '
+              'database', seen[0] == ['dir'] and
+              set(seen[1]) <= {'session.db', 'session.db-wal',
+                               'session.db-shm'} and 'session.db' in seen[1],
+              repr(seen))
+        with open('/proc/%d/mountinfo' % pid) as f:
+            mounts = [l.split()[4] for l in f]
+        check('database: policyd has two mounts, / and /dir',
+              sorted(mounts) == ['/', '/dir'], repr(mounts))
+        urls = ['https://%s/burst/%d' % (HOST, i) for i in range(1000)]
+        cfg = os.path.join(d, 'burst.curl')
+        with open(cfg, 'w') as f:
+            for u in urls:
+                f.write('url = "%s"\noutput = "/dev/null"\n' % u)
+        burst = spawn(['curl', '-sS', '--max-time', '60', '--cacert', CA,
+                       '--connect-to', '%s:443:127.0.0.1:%d' % (HOST, pport),
+                       '-w', '%{http_code}\n', '-K', cfg],
+                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        # kill it mid-burst: once 200 of its rows are committed (read
+        # while policyd writes, as `capsemctl logs -f` does)
+        watch, _ = read_db(home, sid)
+        deadline = time.monotonic() + 60
+        committed = 0
+        while watch and time.monotonic() < deadline and committed < 200:
+            committed = watch.execute("SELECT count(*) FROM events WHERE "
+                                      "path LIKE '/burst/%'").fetchone()[0]
+            time.sleep(0.01)
+        if watch:
+            watch.close()
+        os.kill(pid, signal.SIGKILL)
+        ok = burst.communicate(timeout=90)[0].decode().split().count('200')
+        try:
+            status = proxy.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            status = None
+        check('database: policyd killed mid-burst, the session ends',
+              status == 1 and committed >= 200 and ok < 1000,
+              'status %s, %d committed before, %d answered' % (
+                  status, committed, ok))
+    finally:
+        stop_proxy(proxy)
+    db, integrity = read_db(home, sid)
+    check('database: after kill -9, integrity_check ok', integrity == 'ok',
+          integrity)
+    if db is None:
+        return
+    rows = [dict(r) for r in db.execute(
+        "SELECT * FROM events WHERE kind = 'request' ORDER BY id")]
+    burst_rows = [r for r in rows if r['path'].startswith('/burst/')]
+    whole = all(r['status'] == 200 and r['verdict'] == 'allow' and
+                r['host'] == HOST and r['method'] == 'GET' and
+                r['bytes_out'] > 0 and r['time'] for r in burst_rows)
+    paths = [r['path'] for r in burst_rows]
+    check('database: the committed rows of the burst are all there, whole, '
+          'in order, none twice', len(burst_rows) >= committed and whole and
+          paths == ['/burst/%d' % i for i in range(len(paths))],
+          '%d rows; %r' % (len(burst_rows), burst_rows[:1]))
+    db.close()
 
 
 def private_checks(d, home, env, up_port, bad_port, resolver):
@@ -1101,6 +1229,7 @@ def main():
             plain_http_checks(d, home, env, up_port, bad_port)
             cleartext_checks(d, home, env, up_port, bad_port, plain_port)
             kill_checks(d, home, env, up_port, bad_port)
+            db_kill_checks(d, home, env, up_port, bad_port)
         finally:
             reap_all()
     finish()

@@ -7,6 +7,7 @@ Runs as root (as CI does): it looks into other processes' namespaces.
 """
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -135,8 +136,15 @@ class SessionTest(unittest.TestCase):
                 self.assertEqual(st["Seccomp"], "2")
                 uids = st["Uid"].split()
                 self.assertNotIn("0", uids, f"{name} runs with uid 0: {uids}")
-                # Its root is an empty directory: no /etc/passwd to open.
-                self.assertEqual(os.listdir(f"/proc/{pid}/root"), [])
+                # Its root is an empty directory: no /etc/passwd to open;
+                # policyd's holds the session's db/ and nothing else.
+                if name == "capsem-policyd":
+                    self.assertEqual(os.listdir(f"/proc/{pid}/root"), ["dir"])
+                    self.assertTrue(os.path.samefile(
+                        f"/proc/{pid}/root/dir",
+                        os.path.join(s.env["CAPSEM_HOME"], "sessions", s.id, "db")))
+                else:
+                    self.assertEqual(os.listdir(f"/proc/{pid}/root"), [])
                 self.assertFalse(os.path.exists(f"/proc/{pid}/root/etc/passwd"))
                 # Nothing open but stdio, channels and the event loop.
                 for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -144,6 +152,9 @@ class SessionTest(unittest.TestCase):
                     if name == "capsem-policyd" and target.endswith(
                             f"/sessions/{s.id}/audit.jsonl"):
                         continue    # the audit log the parent opened for it
+                    if name == "capsem-policyd" and re.fullmatch(
+                            r"/dir(/session\.db(-wal|-shm)?)?", target):
+                        continue    # the database, in its own root
                     self.assertNotIn("ca.key", target)
                     self.assertTrue(
                         target.startswith(("socket:", "anon_inode:", "pipe:",

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "imsg.h"
 #include "msg.h"
 #include "proc.h"
@@ -196,6 +198,96 @@ expect_verdict(const struct msg_verdict *v, int allow, const char *file,
 	    file, line, v->rule);
 }
 
+/* One model call as netproxy reports it. */
+static void
+send_model_event(struct imsgbuf *np, const char *model, uint64_t in,
+    uint64_t out, uint64_t cache_read, uint64_t cache_write)
+{
+	struct msg_model_event me;
+
+	memset(&me, 0, sizeof(me));
+	me.api = MODEL_EVENT_ANTHROPIC_MESSAGES;
+	me.status = 200;
+	me.input_tokens = in;
+	me.output_tokens = out;
+	me.cache_read_tokens = cache_read;
+	me.cache_write_tokens = cache_write;
+	me.ntools = 1;
+	me.streamed = 1;
+	me.has_usage = 1;
+	snprintf(me.host, sizeof(me.host), "api.anthropic.com");
+	snprintf(me.path, sizeof(me.path), "/v1/messages?beta=true");
+	snprintf(me.model, sizeof(me.model), "%s", model);
+	snprintf(me.stop_reason, sizeof(me.stop_reason), "tool_use");
+	snprintf(me.tools, sizeof(me.tools), "Bash");
+	send_msg(np, MSG_MODEL_EVENT, 0, -1, &me, sizeof(me), NULL, 0);
+}
+
+/*
+ * Two model calls, one of a priced model, one of a model the table does
+ * not know: the rows policyd wrote, the cost from prices.tsv.
+ */
+static void
+model_calls(struct imsgbuf *np, struct imsgbuf *parent, struct msgcopy *m,
+    const char *db_dir)
+{
+	struct msg_verdict v;
+	sqlite3	*db;
+	sqlite3_stmt *q;
+	char	 path[128];
+	int	 n = 0;
+
+	send_model_event(np, "claude-sonnet-4-5-20250929", 1000, 500, 2000,
+	    100);
+	send_model_event(np, "claude-unknown-9", 7, 8, 0, 0);
+	v = conn_check(np, "github.com", 443, 12, m);
+	expect_verdict(&v, 0, "(built-in)", 0, "after the model events");
+	/* a later turn of policyd's loop: the batch is committed */
+	send_msg(parent, MSG_STATUS_REQUEST, 6, -1, NULL, 0, NULL, 0);
+	recv_msg(parent, m);
+	if (m->type != MSG_STATUS_RESPONSE ||
+	    strstr(((struct msg_status *)m->data)->detail,
+	    "model calls 2;") == NULL)
+		fail("status after model events: %s", m->type ==
+		    MSG_STATUS_RESPONSE ? ((struct msg_status *)m->data)->detail :
+		    "no status");
+	snprintf(path, sizeof(path), "%s/session.db", db_dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK || sqlite3_prepare_v2(db, "SELECT model, input_tokens,"
+	    " output_tokens, cache_read_tokens, cache_write_tokens, cost_pusd,"
+	    " price_source, tools, stop_reason, api FROM model_calls ORDER BY"
+	    " id", -1, &q, NULL) != SQLITE_OK)
+		fail("%s: %s", path, sqlite3_errmsg(db));
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *model = (const char *)sqlite3_column_text(q, 0);
+
+		if (n == 0 && (strcmp(model, "claude-sonnet-4-5-20250929") != 0 ||
+		    sqlite3_column_int64(q, 1) != 1000 ||
+		    sqlite3_column_int64(q, 2) != 500 ||
+		    sqlite3_column_int64(q, 3) != 2000 ||
+		    sqlite3_column_int64(q, 4) != 100 ||
+		    /* 1000 * $3 + 500 * $15 + 2000 * $0.30 + 100 * $3.75 per Mtok */
+		    sqlite3_column_int64(q, 5) != 11475000000LL ||
+		    strstr((const char *)sqlite3_column_text(q, 6),
+		    "anthropic.com/pricing") == NULL ||
+		    strcmp((const char *)sqlite3_column_text(q, 7), "Bash") != 0 ||
+		    strcmp((const char *)sqlite3_column_text(q, 9),
+		    "anthropic-messages") != 0))
+			fail("model_calls row 1 (cost %lld)",
+			    (long long)sqlite3_column_int64(q, 5));
+		if (n == 1 && (strcmp(model, "claude-unknown-9") != 0 ||
+		    sqlite3_column_int64(q, 1) != 7 ||
+		    sqlite3_column_type(q, 5) != SQLITE_NULL))
+			fail("model_calls row 2: an unknown model has no cost");
+		n++;
+	}
+	if (n != 2)
+		fail("model_calls has %d rows, expected 2", n);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	printf("ok   database: 2 model calls, cost $0.011475 and none\n");
+}
+
 int
 main(void)
 {
@@ -210,8 +302,9 @@ main(void)
 	struct msg_status st;
 	struct msg_request_check bad;
 	char	 audit_path[] = "/tmp/capsem-audit-XXXXXX", *user, *lines;
+	char	 db_dir[] = "/tmp/capsem-db-XXXXXX";
 	size_t	 ulen, alen;
-	int	 sp[2], npp[2], audit_fd, status;
+	int	 sp[2], npp[2], audit_fd, status, db_fd;
 	pid_t	 pid;
 	FILE	*fp;
 
@@ -220,12 +313,20 @@ main(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, npp) == -1)
 		fail("socketpair");
+	/* the session's db/: the one directory policyd reaches */
+	if (mkdtemp(db_dir) == NULL ||
+	    (geteuid() == 0 && chown(db_dir, SANDBOX_UID, SANDBOX_GID) == -1) ||
+	    (db_fd = open(db_dir, O_RDONLY | O_DIRECTORY)) == -1)
+		fail("db directory %s: %s", db_dir, strerror(errno));
 	if ((pid = fork()) == -1)
 		fail("fork");
+	if (pid != 0)
+		close(db_fd);
 	if (pid == 0) {
-		if (dup2(sp[1], PROC_PARENT_FD) == -1)
+		if (dup2(sp[1], PROC_PARENT_FD) == -1 ||
+		    dup2(db_fd, PROC_DIR_FD) == -1)
 			_exit(127);
-		closefrom(PROC_PARENT_FD + 1);
+		closefrom(PROC_DIR_FD + 1);
 		execl(bin, "capsem-policyd", "-I", "0", (char *)NULL);
 		_exit(127);
 	}
@@ -351,6 +452,8 @@ main(void)
 		fail("audit log content:\n%s", lines);
 	printf("ok   audit log: 11 lines\n");
 
+	model_calls(&np, &parent, &m, db_dir);
+
 	/* a malformed message is fatal for policyd (and so: fail closed) */
 	memset(&bad, 0, sizeof(bad));
 	bad.path_len = 100;
@@ -376,6 +479,18 @@ main(void)
 	else
 		fail("policyd did not end with an error (status 0x%x)",
 		    status);
+	{
+		static const char *const names[] = { "session.db",
+		    "session.db-wal", "session.db-shm" };
+		char	 f[64];
+		size_t	 i;
+
+		for (i = 0; i < 3; i++) {
+			snprintf(f, sizeof(f), "%s/%s", db_dir, names[i]);
+			(void)unlink(f);
+		}
+		(void)rmdir(db_dir);
+	}
 	free(m.data);
 	free(user);
 	free(lines);
