@@ -132,6 +132,7 @@ conn_free(struct np_conn *c)
 	struct netproxy *np = c->np;
 	size_t		 slot = c->id & (NP_MAX_CONNS - 1);
 
+	modeltap_end(c, false);	/* a call cut short still spent tokens */
 	audit_unfinished(c);
 	if (c->up != NULL)
 		upstream_release(np, c->up, c->up_idle);

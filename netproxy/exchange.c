@@ -96,6 +96,7 @@ exchange_start(struct np_conn *c)
 	const struct np_credential *cred = credential_to_inject(c, buf);
 	const uint8_t	*query;
 	size_t		 i, qlen = 0;
+	bool		 model;
 	int		 r;
 
 	/*
@@ -107,6 +108,8 @@ exchange_start(struct np_conn *c)
 	if (query != NULL)
 		qlen = req->origin.len - (size_t)(query - (buf +
 		    req->origin.off));
+	/* a model call's response is read for its usage: not compressed */
+	model = modeltap_request(c, buf);
 	r = buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\nHost: %s",
 	    (int)req->method.len, buf + req->method.off, c->npath,
 	    (int)qlen, query != NULL ? (const char *)query : "", c->host);
@@ -121,9 +124,13 @@ exchange_start(struct np_conn *c)
 			continue;
 		if (drop != NULL && http_span_eq(buf, f->name, drop->header))
 			continue;
+		if (model && http_span_eq(buf, f->name, "accept-encoding"))
+			continue;
 		r = buf_printf(out, "%.*s: %.*s\r\n", (int)f->name.len,
 		    buf + f->name.off, (int)f->value.len, buf + f->value.off);
 	}
+	if (r == 0 && model)
+		r = buf_printf(out, "Accept-Encoding: identity\r\n");
 	if (r == 0 && req->head.body == HTTP_BODY_LENGTH)
 		r = buf_printf(out, "Content-Length: %llu\r\n",
 		    (unsigned long long)req->head.content_length);
@@ -177,6 +184,7 @@ pump_body(struct np_body *b, struct np_end *src, struct np_end *dst)
 			if (n == 0)
 				break;
 			buf_append(&dst->out, in, n);
+			modeltap_feed(b, in, n);
 			buf_consume(&src->in, n);
 			b->remaining -= n;
 			used += n;
@@ -201,6 +209,7 @@ pump_body(struct np_body *b, struct np_end *src, struct np_end *dst)
 				buf_append(&dst->out, hdr, hl);
 				buf_append(&dst->out, in + doff, dlen);
 				buf_append(&dst->out, HTTP_CHUNK_TRAILER, 2);
+				modeltap_feed(b, in + doff, dlen);
 			}
 			buf_consume(&src->in, consumed);
 			used += consumed;
@@ -236,6 +245,7 @@ pump_body(struct np_body *b, struct np_end *src, struct np_end *dst)
 					break;
 				buf_append(&dst->out, in, n);
 			}
+			modeltap_feed(b, in, n);
 			buf_consume(&src->in, n);
 			used += n;
 		} else
@@ -301,6 +311,8 @@ forward_response_head(struct np_conn *c)
 		c->status = resp->status;
 		body_init(&c->resp_body, resp->head.body,
 		    resp->head.content_length, reframe);
+		if (resp->status != 101)
+			modeltap_response(c, buf);
 	}
 	c->bytes_out += out->len;
 	buf_consume(&up->in, resp->head.head_len);
@@ -315,6 +327,7 @@ forward_response_head(struct np_conn *c)
 static bool
 cut_short(struct np_conn *c, const char *reason)
 {
+	modeltap_end(c, false);
 	audit_stream(c, AUDIT_REQUEST, c->status, true, &c->req_verdict,
 	    reason);
 	c->np->counters[NP_CTR_ERRORS]++;
@@ -331,6 +344,7 @@ finish_request(struct np_conn *c)
 {
 	bool	 reuse;
 
+	modeltap_end(c, true);
 	audit_stream(c, AUDIT_REQUEST, c->status, true, &c->req_verdict, "");
 	reuse = c->resp.head.keep_alive &&
 	    c->resp_body.kind != HTTP_BODY_CLOSE;

@@ -362,8 +362,9 @@ on_status(struct child *child, struct msg_status *st)
 
 	memcpy(st->counters, np->counters, sizeof(st->counters));
 	snprintf(st->detail, sizeof(st->detail),
-	    "%zu streams, %zu idle upstreams, %zu certificates%s%s",
-	    np->nconns, np->npool, ncerts,
+	    "%zu streams, %zu idle upstreams, %zu certificates, %llu model "
+	    "calls%s%s", np->nconns, np->npool, ncerts,
+	    (unsigned long long)np->counters_model,
 	    np->certd == NULL ? ", no certd" : "",
 	    np->policyd == NULL ? ", no policyd" : "");
 }

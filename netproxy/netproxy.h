@@ -228,12 +228,15 @@ enum conn_state {
 };
 
 /* Body framing while streaming one message. */
+struct modelcall;
+
 struct np_body {
 	enum http_body_kind kind;
 	uint64_t	 remaining;	/* HTTP_BODY_LENGTH */
 	struct http_chunked ck;
 	bool		 reframe;	/* write chunked framing to the peer */
 	bool		 done;
+	struct modelcall *model;	/* a model call's response: read a copy */
 };
 
 struct np_conn {
@@ -267,6 +270,8 @@ struct np_conn {
 	bool		 req_allowed;	/* this request passed REQUEST_CHECK */
 	bool		 req_audited;	/* this request's outcome line is sent */
 	char		 npath[MSG_PATH_MAX + 2];	/* the path it passed with */
+	int		 model_api;	/* enum model_api of this request */
+	char		 model_target[512];	/* its target, for the record */
 	uint64_t	 started_us;	/* this request */
 	uint64_t	 bytes_in;	/* this request, from the guest */
 	uint64_t	 bytes_out;	/* this request, to the guest */
@@ -310,6 +315,7 @@ struct netproxy {
 	struct dns_table *dns;
 	struct np_resolver resolver;
 	uint64_t	 counters[4];
+	uint64_t	 counters_model;	/* model calls reported */
 	uint64_t	 sweep_timer;
 };
 
@@ -323,6 +329,12 @@ uint32_t np_connect_ms(const struct netproxy *);
 uint32_t np_handshake_ms(const struct netproxy *);
 uint32_t np_head_ms(const struct netproxy *);
 uint64_t np_now_us(void);
+
+/* modeltap.c: a model call's usage from its response (modelcall.h) */
+bool	modeltap_request(struct np_conn *, const uint8_t *reqbuf);
+void	modeltap_response(struct np_conn *, const uint8_t *respbuf);
+void	modeltap_feed(struct np_body *, const uint8_t *, size_t);
+void	modeltap_end(struct np_conn *, bool complete);
 
 /* tls.c */
 void	tls_init(struct np_tls *);
