@@ -359,15 +359,20 @@ cmd_logs(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "follow", no_argument, NULL, 'f' },
+		{ "model", no_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct logs	 l;
 	char		 shown[4 * MSG_SESSION_MAX + 1];
+	bool		 model = false;
 	int		 ch, status;
 
 	memset(&l, 0, sizeof(l));
-	while ((ch = getopt_long(argc, argv, "+jf", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+jfm", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'm':
+			model = true;
+			break;
 		case 'j':
 			l.json = true;
 			break;
@@ -378,7 +383,7 @@ cmd_logs(int argc, char *argv[])
 			return usage_of("logs");
 		}
 	}
-	if (argc - optind != 1)
+	if (argc - optind != 1 || (model && l.follow))
 		return usage_of("logs");
 	l.id = argv[optind];
 	if (!session_id_valid(l.id)) {
@@ -391,6 +396,10 @@ cmd_logs(int argc, char *argv[])
 	}
 	if ((l.dirfd = open_session_dir(l.id, &status)) == -1)
 		return status;
+	if (model) {
+		close(l.dirfd);
+		return logs_model_calls(l.id, l.json);
+	}
 	l.console_fd = l.audit.fd = -1;
 	if ((l.out = malloc(AUDITVIEW_OUT_MAX)) == NULL ||
 	    (l.audit.buf = malloc(AUDITVIEW_LINE_MAX)) == NULL) {

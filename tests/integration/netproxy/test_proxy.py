@@ -3,7 +3,7 @@
 proxy`, real TLS upstreams (upstream.py) on 127.0.0.x with a test CA, and a
 tiny DNS server (dnsserver.py) for netproxy's own upstream resolver.
 
-usage: test_proxy.py CAPSEMCTL SMUGGLING_DIR CERTD POLICYD NETPROXY
+usage: test_proxy.py CAPSEMCTL SMUGGLING_DIR CERTD POLICYD NETPROXY PRICES_TSV
 
 Every wait is bounded (subprocess timeouts, curl --max-time, select).
 The resolver checks need ports 53 and 443 on 127.0.0.x: without root they
@@ -37,6 +37,9 @@ DNS_ADDR = '127.0.0.7'          # dnsserver.py, UDP port 53
 DNS_TARGET = '127.0.0.6'        # an upstream on port 443 for resolved names
 SECRET = 's3cret-test-key'
 WS_GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+MODEL_HOSTS = ('api.anthropic.com', 'api.openai.com',
+               'generativelanguage.googleapis.com')
+MODEL_ADDR = '127.0.0.5'         # model_upstream.py
 
 
 def make_pki(d):
@@ -49,7 +52,8 @@ def make_pki(d):
     with open('%s/ext.cnf' % d, 'w') as f:
         f.write('subjectAltName=DNS:%s,DNS:bad.example.test,'
                 'DNS:local.example.test,DNS:dns.example.test,'
-                'DNS:cname.example.test\n' % HOST)
+                'DNS:cname.example.test,%s\n' % (
+                    HOST, ','.join('DNS:' + h for h in MODEL_HOSTS)))
     for leaf, ca in (('good', 'testca'), ('bad', 'otherca')):
         openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
                 '-nodes', '-subj', '/CN=%s' % HOST, '-keyout',
@@ -781,6 +785,155 @@ def db_checks(home, sid, lines):
     db.close()
 
 
+def prices(path):
+    """policyd/prices.tsv as {prefix: (in, out, cache read, cache write)}
+    in USD per million tokens, read here independently of prices_gen.py."""
+    from decimal import Decimal
+    table = {}
+    with open(path) as f:
+        for line in f:
+            cols = line.rstrip('\n').split('\t')
+            if len(cols) == 5 and not line.startswith('#'):
+                table[cols[0]] = tuple(Decimal(c) for c in cols[1:])
+    return table
+
+
+def expected_cost_pusd(table, model, tokens):
+    best = max((p for p in table if model == p or
+                model.startswith(p + '-')), key=len, default=None)
+    if best is None:
+        return None
+    return int(sum(t * r for t, r in zip(tokens, table[best])) * 1000000)
+
+
+def model_checks(d, home, env, prices_tsv):
+    """Model calls of each API, streamed and not, through the proxy to a
+    real TLS upstream speaking them: the guest gets every byte, and the
+    database has each call's tokens as the upstream sent them and its cost
+    from the price table."""
+    mport = free_port(MODEL_ADDR)
+    p = spawn([sys.executable, os.path.join(HERE, 'model_upstream.py'),
+               MODEL_ADDR, str(mport), '%s/good.pem' % d, '%s/good.key' % d],
+              stdout=subprocess.PIPE)
+    if readline_timeout(p.stdout, 20) != b'ready\n':
+        sys.exit('model_upstream.py did not start')
+    with open(os.path.join(home, 'user.toml'), 'w') as f:
+        f.write('[network]\ndefault = "deny"\nallow = [%s]\n'
+                'private_addresses = true\n\n[upstream]\nresolve = [%s]\n'
+                'ca_file = "%s/testca.pem"\n' % (
+                    ', '.join('"%s"' % h for h in MODEL_HOSTS),
+                    ', '.join('"%s:443:%s:%d"' % (h, MODEL_ADDR, mport)
+                              for h in MODEL_HOSTS), d))
+    pport = free_port()
+    proxy, sid, _ = start_proxy(home, env, pport, log='proxy-model.log')
+    gem = '/v1beta/models/gemini-2.5-flash'
+    calls = [
+        # host, path, request body, the client asks for gzip
+        ('api.anthropic.com', '/v1/messages?beta=true',
+         {'model': 'claude-sonnet-4-5', 'stream': True}, True),
+        ('api.anthropic.com', '/v1/messages', {'model': 'x'}, False),
+        ('api.openai.com', '/v1/responses', {'stream': True}, True),
+        ('api.openai.com', '/v1/chat/completions', {'stream': True}, False),
+        ('api.openai.com', '/v1/chat/completions', {}, True),
+        ('generativelanguage.googleapis.com',
+         gem + ':streamGenerateContent?alt=sse', {}, False),
+        ('generativelanguage.googleapis.com', gem + ':generateContent', {},
+         True),
+        ('api.anthropic.com', '/v1/messages', {'model': 'rate-limited'},
+         False),
+        ('api.anthropic.com', '/v1/messages/count_tokens', {}, False),
+    ]
+    try:
+        for host, path, body, gz in calls:
+            extra = ['-X', 'POST', '-H', 'Content-Type: application/json',
+                     '--data', json.dumps(body)]
+            if gz:
+                extra += ['-H', 'Accept-Encoding: gzip']
+            code, out, err = curl(pport, path, *extra, host=host)
+            want = {'rate-limited': '429'}.get(body.get('model'), '200')
+            if path.endswith('count_tokens'):
+                want = '404'
+            check('model call %s%s: %s, the body whole' % (host, path, want),
+                  code == want and (want != '200' or
+                                    out.rstrip().endswith((b'}', b'[DONE]'))),
+                  '%s %r %s' % (code, out[-120:], err))
+        r = run([CAPSEMCTL, 'usage', sid], env=env)
+        usage_text = r.stdout.decode()
+        r = run([CAPSEMCTL, 'usage', '--json', sid], env=env)
+        usage_json = r.stdout.decode()
+        r = run([CAPSEMCTL, 'logs', '--model', '--json', sid], env=env)
+        model_logs = r.stdout.decode()
+    finally:
+        stop_proxy(proxy)
+    db, integrity = read_db(home, sid)
+    check('model calls: database integrity_check ok', integrity == 'ok',
+          integrity)
+    if db is None:
+        return
+    rows = [dict(r) for r in db.execute('SELECT * FROM model_calls ORDER BY id')]
+    db.close()
+    table = prices(prices_tsv)
+    want = [  # api, model, in, out, cache read, cache write, streamed, tools
+        ('anthropic-messages', 'claude-sonnet-4-5-20250929', 1200, 345, 5000,
+         640, 1, 'Read', 'tool_use'),
+        ('anthropic-messages', 'claude-sonnet-4-5-20250929', 1200, 345, 5000,
+         640, 0, 'Bash', 'tool_use'),
+        ('openai-responses', 'gpt-5-codex', 500, 700, 1500, 0, 1, 'shell',
+         'completed'),
+        ('openai-chat', 'gpt-4o-mini', 800, 80, 100, 0, 1, 'grep',
+         'tool_calls'),
+        ('openai-chat', 'gpt-4o-mini', 800, 80, 100, 0, 0, None, 'stop'),
+        ('gemini', 'gemini-2.5-flash', 2000, 300, 1000, 0, 1,
+         'list_directory', 'STOP'),
+        ('gemini', 'gemini-2.5-flash', 2000, 300, 1000, 0, 0,
+         'list_directory', 'STOP'),
+    ]
+    got = [(r['api'], r['model'], r['input_tokens'], r['output_tokens'],
+            r['cache_read_tokens'], r['cache_write_tokens'], r['streamed'],
+            r['tools'], r['stop_reason']) for r in rows[:len(want)]]
+    check('model calls: one row per call, tokens as the upstream sent them '
+          '(normalised: uncached input, reasoning in output)',
+          got == want and len(rows) == len(want) + 1,
+          'got %r' % (got if got != want else rows[len(want):]))
+    costs_ok = all(r['cost_pusd'] == expected_cost_pusd(
+        table, r['model'], (r['input_tokens'], r['output_tokens'],
+                            r['cache_read_tokens'], r['cache_write_tokens']))
+        and 'pricing' in (r['price_source'] or '') for r in rows[:len(want)])
+    check('model calls: cost of each from prices.tsv',
+          costs_ok, repr([(r['model'], r['cost_pusd']) for r in rows]))
+    check('model calls: readable (the proxy asked for identity), status 200',
+          all(r['has_usage'] == 1 and r['unreadable'] == 0 and
+              r['status'] == 200 for r in rows[:len(want)]),
+          repr([(r['why'], r['status']) for r in rows]))
+    last = rows[-1] if rows else {}
+    check('model calls: a 429 is recorded, no usage, no cost',
+          last.get('status') == 429 and last.get('has_usage') == 0 and
+          last.get('input_tokens') == 0, repr(last))
+    total = sum(r['cost_pusd'] or 0 for r in rows)
+    try:
+        uj = json.loads(usage_json)
+        models = {m['model']: m for s in uj['sessions'] for m in s['models']}
+    except (ValueError, KeyError, TypeError):
+        uj, models = {}, {}
+    son = models.get('claude-sonnet-4-5-20250929', {})
+    check('capsemctl usage --json: per model calls and tokens, the total cost',
+          son.get('calls') == 2 and son.get('input_tokens') == 2400 and
+          son.get('cache_read_tokens') == 10000 and
+          models.get('gpt-4o-mini', {}).get('calls') == 2 and
+          uj.get('total', {}).get('cost_pusd') == total, usage_json[:400])
+    check('capsemctl usage: a line per model with its cost, and the total',
+          re.search(r'claude-sonnet-4-5-20250929\s+2\s+2400\s+690\s+10000'
+                    r'\s+1280\s+\$0\.025350', usage_text) and
+          re.search(r'total.*\$%d\.%06d' % (total // 10**12,
+                                             total % 10**12 // 10**6),
+                    usage_text), usage_text)
+    lines = [json.loads(l) for l in model_logs.splitlines() if l.strip()]
+    check('capsemctl logs --model --json: a JSON line per call',
+          len(lines) == len(rows) and lines[0].get('model') ==
+          'claude-sonnet-4-5-20250929' and lines[0].get('session') == sid,
+          model_logs[:300])
+
+
 def db_kill_checks(d, home, env, up_port, bad_port):
     """policyd reaches its db/ directory and nothing else; killed during
     a burst of 1,000 requests it leaves a database that passes
@@ -1171,8 +1324,8 @@ def kill_checks(d, home, env, up_port, bad_port):
 
 
 def main():
-    global CAPSEMCTL, CA, SMUGGLING
-    CAPSEMCTL, SMUGGLING = sys.argv[1], sys.argv[2]
+    global CAPSEMCTL, CA, SMUGGLING, PRICES
+    CAPSEMCTL, SMUGGLING, PRICES = sys.argv[1], sys.argv[2], sys.argv[6]
     usage = run([CAPSEMCTL, 'proxy', '-h'])
     if b'-l' not in usage.stdout + usage.stderr:
         print('capsemctl has no proxy command yet: skipped')
@@ -1230,6 +1383,7 @@ def main():
             cleartext_checks(d, home, env, up_port, bad_port, plain_port)
             kill_checks(d, home, env, up_port, bad_port)
             db_kill_checks(d, home, env, up_port, bad_port)
+            model_checks(d, home, env, PRICES)
         finally:
             reap_all()
     finish()
