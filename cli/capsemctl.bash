@@ -10,13 +10,13 @@
 # (${CAPSEM_HOME:-~/.capsem}/images/*) and directories after --image;
 # directories after -w/--workspace (a typed ":ro" suffix is kept); image
 # names after `image build`; running session ids (`capsemctl list -q`)
-# after attach, status, stop, reload and logs.  Options are offered for a
+# after attach, status, stop, reload, logs and usage.  Options are offered for a
 # word that starts with "-" (doctor, whose agent is optional, also offers
 # --json on an empty word; so does a subcommand that takes no operand).
 
 _capsemctl_agents="claude gemini codex"
-_capsemctl_commands="start proxy list status attach stop reload logs ca policy
-image doctor version help"
+_capsemctl_commands="start proxy list status attach stop reload logs usage ca
+policy image doctor version help"
 
 # _capsemctl_add WORD...: into COMPREPLY, each WORD after $vpre (the
 # "--opt=" or "-X" typed in the same word, if any) when that starts with
@@ -402,7 +402,8 @@ _capsemctl()
 			    _capsemctl_add --json -q --quiet --prune --help
 			;;
 		status) _capsemctl_session $((subi + 1)) --json ;;
-		logs) _capsemctl_session $((subi + 1)) --json -f --follow ;;
+		logs) _capsemctl_session $((subi + 1)) --json -f --follow --model ;;
+		usage) _capsemctl_session $((subi + 1)) --json ;;
 		attach | stop | reload) _capsemctl_session $((subi + 1)) ;;
 		ca) _capsemctl_ca $((subi + 1)) ;;
 		policy) _capsemctl_policy $((subi + 1)) ;;
