@@ -34,7 +34,7 @@
 #include "text.h"
 
 enum table_kind { T_NETWORK, T_HTTP, T_CREDENTIALS, T_UPSTREAM, T_VM,
-    T_WORKSPACE };
+    T_WORKSPACE, T_BUDGET };
 enum value_type { V_STRING, V_BOOL, V_INT, V_STRLIST };
 
 static const char *const value_type_names[] = {
@@ -69,6 +69,8 @@ static const struct key_def schema[] = {
 	{ T_VM,		 "memory_mb",		V_INT },
 	{ T_WORKSPACE,	 "allow",		V_BOOL },
 	{ T_WORKSPACE,	 "readonly",		V_BOOL },
+	{ T_BUDGET,	 "tokens",		V_INT },
+	{ T_BUDGET,	 "usd",			V_STRING },
 };
 #define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
 #define KEY_NAME_MAX	40	/* longer keys are unknown; inih cuts at 50 */
@@ -564,7 +566,7 @@ add_table(struct reader *rd, enum table_kind kind, size_t index,
 	return t;
 }
 
-/* [network], [upstream], [vm], [workspace]: tables that may appear once. */
+/* [network], [upstream], [vm], [workspace], [budget]: once each. */
 static bool
 open_single_table(struct reader *rd, enum table_kind kind, bool *has,
     unsigned *line, const char *display)
@@ -702,6 +704,9 @@ parse_table_header(struct reader *rd)
 		ok = open_single_table(rd, T_WORKSPACE,
 		    &rd->cfg->has_workspace, &rd->cfg->workspace_line,
 		    display);
+	else if (nparts == 1 && strcmp(parts[0], "budget") == 0)
+		ok = open_single_table(rd, T_BUDGET, &rd->cfg->has_budget,
+		    &rd->cfg->budget_line, display);
 	else if (nparts == 1 && (strcmp(parts[0], "http") == 0 ||
 	    strcmp(parts[0], "credentials") == 0))
 		rd_error(rd, rd->lineno, "table [%s] needs a host: "
@@ -817,6 +822,7 @@ table_kind_keys(enum table_kind kind)
 	case T_UPSTREAM: return "resolve, ca_file";
 	case T_VM: return "cpus, memory_mb";
 	case T_WORKSPACE: return "allow, readonly";
+	case T_BUDGET: return "tokens, usd";
 	}
 	return "";
 }
@@ -854,6 +860,7 @@ check_value(struct reader *rd, const struct table_ref *t,
 {
 	struct config_resolve res;
 	char	 msg[CONFIG_ERR_MAX];
+	uint64_t pusd;
 	size_t	 i;
 	const char *p;
 
@@ -919,8 +926,54 @@ check_value(struct reader *rd, const struct table_ref *t,
 		return true;
 	case T_WORKSPACE:
 		return true;
+	case T_BUDGET:
+		if (strcmp(k->name, "tokens") == 0 && v->i < 1) {
+			rd_error(rd, v->line, "[budget] tokens must be 1 or more");
+			return false;
+		}
+		if (strcmp(k->name, "usd") == 0 &&
+		    config_usd_parse(v->s, &pusd) == -1) {
+			rd_error(rd, v->line, "[budget] usd must be an amount of "
+			    "dollars such as \"5\" or \"0.50\" (at most 6 "
+			    "decimals)");
+			return false;
+		}
+		return true;
 	}
 	return false;
+}
+
+int
+config_usd_parse(const char *in, uint64_t *pusd)
+{
+	uint64_t whole = 0, frac = 0;
+	const char *p = in;
+	int	 ndec = 0;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		whole = whole * 10 + (uint64_t)(*p - '0');
+		if (whole >= 10000000)
+			return -1;
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (++ndec > 6)
+				return -1;
+			frac = frac * 10 + (uint64_t)(*p - '0');
+		}
+	}
+	if (*p != '\0')
+		return -1;
+	for (; ndec < 6; ndec++)
+		frac *= 10;
+	/* whole < 1e7: at most 1e19 - 1 picodollars, fits in uint64 */
+	*pusd = whole * 1000000000000ULL + frac * 1000000ULL;
+	return 0;
 }
 
 static void
@@ -1004,6 +1057,14 @@ store_value(struct config *cfg, const struct table_ref *t,
 		b->line = v->line;
 		break;
 	}
+	case T_BUDGET:
+		if (strcmp(k->name, "tokens") == 0) {
+			cfg->budget_tokens.v = v->i;
+			cfg->budget_tokens.set = true;
+			cfg->budget_tokens.line = v->line;
+		} else
+			take_str(&cfg->budget_usd, v);
+		break;
 	}
 }
 
@@ -1102,6 +1163,7 @@ config_free(struct config *cfg)
 	free(cfg->credentials);
 	free_list(&cfg->resolve);
 	free(cfg->ca_file.s);
+	free(cfg->budget_usd.s);
 	config_init(cfg);
 }
 

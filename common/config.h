@@ -96,6 +96,11 @@ struct config {
 	unsigned	 workspace_line;
 	struct config_bool ws_allow;		/* [workspace] allow */
 	struct config_bool ws_readonly;		/* [workspace] readonly */
+
+	bool		 has_budget;
+	unsigned	 budget_line;
+	struct config_int budget_tokens;	/* [budget] tokens */
+	struct config_str budget_usd;		/* [budget] usd, "X.YZ" */
 };
 
 /*
@@ -133,6 +138,12 @@ struct config_resolve {
 };
 int	config_resolve_parse(const char *in, struct config_resolve *out,
 	    char *err, size_t errlen);
+
+/*
+ * A [budget] usd amount, "12", "0.50", "3.125" (at most 6 decimals, below
+ * ten million dollars), in picodollars.  Returns 0, or -1 if it is not one.
+ */
+int	config_usd_parse(const char *in, uint64_t *pusd);
 
 /* Write cfg as one JSON object shaped like the TOML document (tests). */
 void	config_dump_json(const struct config *cfg, void (*put)(void *arg,

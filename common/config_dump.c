@@ -176,5 +176,11 @@ config_dump_json(const struct config *cfg, void (*put)(void *, const char *,
 		dbool(&d, "readonly", &cfg->ws_readonly);
 		dclose(&d);
 	}
+	if (cfg->has_budget) {
+		dopen(&d, "budget");
+		dint(&d, "tokens", &cfg->budget_tokens);
+		dstr(&d, "usd", &cfg->budget_usd);
+		dclose(&d);
+	}
 	dput(&d, "}\n");
 }

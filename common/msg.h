@@ -161,6 +161,8 @@ enum msg_verdict_kind { VERDICT_DENY = 0, VERDICT_ALLOW = 1 };
 struct msg_verdict {
 	uint32_t	 allow;		/* enum msg_verdict_kind */
 	uint32_t	 line;		/* 0 when decided by a built-in default */
+	uint32_t	 status;	/* a denied request: 0 (403), or 429 (budget) */
+	uint32_t	 pad;
 	char		 rule[MSG_RULE_MAX];
 	char		 file[MSG_FILE_MAX];
 };

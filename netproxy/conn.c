@@ -659,7 +659,10 @@ conn_on_verdict(struct np_conn *c, const struct msg_verdict *v,
 	case CS_REQ_CHECK:
 		c->req_verdict = *v;
 		c->req_allowed = v->allow == VERDICT_ALLOW;
-		if (v->allow != VERDICT_ALLOW)
+		/* a spent [budget] answers 429, anything else 403 */
+		if (v->allow != VERDICT_ALLOW && v->status == 429)
+			respond(c, 429, "model budget spent", v);
+		else if (v->allow != VERDICT_ALLOW)
 			respond(c, 403, "request denied by policy", v);
 		else if (npathlen == 0 || (npath[0] != '/' &&
 		    !(npathlen == 1 && npath[0] == '*')) ||

@@ -18,6 +18,7 @@ status_text(int status)
 	case 408: return "Request Timeout";
 	case 417: return "Expectation Failed";
 	case 421: return "Misdirected Request";
+	case 429: return "Too Many Requests";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
@@ -175,7 +176,7 @@ respond(struct np_conn *c, int status, const char *reason,
 		c->dead = true;
 	}
 	c->bytes_out += (uint64_t)blen;
-	if (status == 403)
+	if (status == 403 || status == 429)
 		c->np->counters[NP_CTR_DENIED]++;
 	else
 		c->np->counters[NP_CTR_ERRORS]++;

@@ -240,6 +240,7 @@ struct policy {
 	int		 cpus;
 	int		 memory_mb;
 	struct policy_workspace ws;
+	struct policy_budget budget;
 };
 
 /* ---- building ---- */
@@ -402,6 +403,31 @@ merge_workspace(struct policy_workspace *ws, const struct config *cfg,
 	}
 }
 
+/* [budget]: the lower limit of the two files wins (corp is a ceiling). */
+static void
+merge_budget(struct policy_budget *b, const struct config *cfg,
+    const char *file)
+{
+	uint64_t pusd;
+
+	if (cfg->budget_tokens.set && cfg->budget_tokens.v > 0 &&
+	    (b->tokens == 0 || (uint64_t)cfg->budget_tokens.v < b->tokens)) {
+		b->tokens = (uint64_t)cfg->budget_tokens.v;
+		snprintf(b->tokens_file, sizeof(b->tokens_file), "%s", file);
+		b->tokens_line = cfg->budget_tokens.line;
+	}
+	/* the reader checked the amount: a zero is a limit of $0 */
+	if (cfg->budget_usd.s != NULL &&
+	    config_usd_parse(cfg->budget_usd.s, &pusd) == 0 &&
+	    (b->usd_file[0] == '\0' || pusd < b->pusd)) {
+		b->pusd = pusd;
+		snprintf(b->usd_text, sizeof(b->usd_text), "%s",
+		    cfg->budget_usd.s);
+		snprintf(b->usd_file, sizeof(b->usd_file), "%s", file);
+		b->usd_line = cfg->budget_usd.line;
+	}
+}
+
 static int
 merge_settings(struct policy *p, const struct config *cfg,
     const struct side *sd, char *err, size_t errlen)
@@ -449,6 +475,7 @@ merge_settings(struct policy *p, const struct config *cfg,
 	if (cfg->memory_mb.set)
 		p->memory_mb = (int)cfg->memory_mb.v;
 	merge_workspace(&p->ws, cfg, sd->file);
+	merge_budget(&p->budget, cfg, sd->file);
 	for (i = 0; i < cfg->ncredentials; i++) {
 		const struct config_credential *cc = &cfg->credentials[i];
 
@@ -897,6 +924,23 @@ policy_show(const struct policy *p, FILE *fp)
 	show_line(fp, p->ws.readonly ? "readonly = true" : "readonly = false",
 	    p->ws.readonly ? p->ws.ro_file : POLICY_BUILTIN_FILE,
 	    p->ws.ro_line);
+	if (p->budget.tokens != 0 || p->budget.usd_file[0] != '\0') {
+		char	 what[64];
+
+		fprintf(fp, "[budget]\n");
+		if (p->budget.tokens != 0) {
+			snprintf(what, sizeof(what), "tokens = %llu",
+			    (unsigned long long)p->budget.tokens);
+			show_line(fp, what, p->budget.tokens_file,
+			    p->budget.tokens_line);
+		}
+		if (p->budget.usd_file[0] != '\0') {
+			snprintf(what, sizeof(what), "usd = \"%s\"",
+			    p->budget.usd_text);
+			show_line(fp, what, p->budget.usd_file,
+			    p->budget.usd_line);
+		}
+	}
 }
 
 /* ---- settings ---- */
@@ -929,6 +973,15 @@ const struct config_resolve *
 policy_resolve(const struct policy *p, size_t i)
 {
 	return i < p->nresolve ? &p->resolve[i] : NULL;
+}
+
+void
+policy_budget(const struct policy *p, struct policy_budget *b)
+{
+	if (p == NULL)
+		memset(b, 0, sizeof(*b));
+	else
+		*b = p->budget;
 }
 
 int

@@ -114,6 +114,22 @@ struct policy_workspace {
 };
 void	policy_workspace(const struct policy *, struct policy_workspace *);
 
+/*
+ * [budget]: per session, the lower of user.toml's and corp.toml's (corp
+ * is a ceiling the user cannot raise), each with the file:line it came
+ * from.  0: no limit of that kind.
+ */
+struct policy_budget {
+	uint64_t	 tokens;		/* tokens of every kind */
+	char		 tokens_file[POLICY_FILE_MAX];
+	unsigned	 tokens_line;
+	uint64_t	 pusd;			/* picodollars */
+	char		 usd_text[32];		/* as written */
+	char		 usd_file[POLICY_FILE_MAX];
+	unsigned	 usd_line;
+};
+void	policy_budget(const struct policy *, struct policy_budget *);
+
 struct policy_credential {
 	char		 host[CONFIG_HOST_MAX + 1];	/* normalised, exact */
 	char		 header[128];

@@ -37,6 +37,7 @@
 #include "child.h"
 #include "config.h"
 #include "log.h"
+#include "modelcall.h"
 #include "msg.h"
 #include "netproxy_peers.h"
 #include "policy.h"
@@ -66,6 +67,9 @@ struct policyd {
 	bool		 audit_failed;
 	struct store	*store;		/* NULL if the database cannot open */
 	uint64_t	 nmodel;
+	uint64_t	 nbudget;	/* model calls refused: budget spent */
+	uint64_t	 spent_tokens;	/* model calls of this session */
+	uint64_t	 spent_pusd;	/* ... of priced models */
 	struct netproxy_peers peers;
 	uint64_t	 nallow;
 	uint64_t	 ndeny;
@@ -128,6 +132,45 @@ count_and_audit(struct policyd *pd, const char *event, const char *host,
 		store_event(pd->store, &r);
 }
 
+/* --- budgets ------------------------------------------------------------- */
+
+/*
+ * A model call when [budget] is spent: denied with 429, the rule naming
+ * the budget and what was spent, the source its file:line.  What is spent
+ * counts every call reported so far (a call still streaming is not).
+ */
+static void
+budget_check(struct policyd *pd, struct msg_verdict *v)
+{
+	struct policy_budget b;
+	char	 spent[32], limit[32];
+
+	policy_budget(pd->policy, &b);
+	if (b.tokens != 0 && pd->spent_tokens >= b.tokens) {
+		snprintf(v->rule, sizeof(v->rule), "budget tokens = %llu: "
+		    "%llu tokens spent", (unsigned long long)b.tokens,
+		    (unsigned long long)pd->spent_tokens);
+		if (snprintf(v->file, sizeof(v->file), "%s", b.tokens_file) < 0)
+			v->file[0] = '\0';
+		v->line = b.tokens_line;
+	} else if (b.usd_file[0] != '\0' && pd->spent_pusd >= b.pusd) {
+		snprintf(spent, sizeof(spent), "%llu.%06llu",
+		    (unsigned long long)(pd->spent_pusd / PUSD_PER_USD),
+		    (unsigned long long)(pd->spent_pusd % PUSD_PER_USD /
+		    1000000));
+		snprintf(limit, sizeof(limit), "%.24s", b.usd_text);
+		snprintf(v->rule, sizeof(v->rule), "budget usd = \"%s\": $%s "
+		    "spent", limit, spent);
+		if (snprintf(v->file, sizeof(v->file), "%s", b.usd_file) < 0)
+			v->file[0] = '\0';
+		v->line = b.usd_line;
+	} else
+		return;
+	v->allow = VERDICT_DENY;
+	v->status = 429;
+	pd->nbudget++;
+}
+
 /* --- netproxy channels --------------------------------------------------- */
 
 static void
@@ -179,6 +222,10 @@ netproxy_request_check(void *ctx, struct imsg *imsg)
 	path = (const char *)imsg->data + sizeof(rc);
 	policy_request_check_path(pd->policy, rc.host, rc.port, rc.method,
 	    path, rc.path_len, npath, sizeof(npath), &v);
+	if (v.allow == VERDICT_ALLOW && npath[0] == '/' &&
+	    modelcall_classify(rc.host, rc.method, npath, strlen(npath)) !=
+	    MODEL_API_NONE)
+		budget_check(pd, &v);
 	count_and_audit(pd, "request", rc.host, rc.port, rc.method, path,
 	    rc.path_len, &v);
 	/* an allowed request is forwarded with the path judged */
@@ -214,6 +261,22 @@ netproxy_audit_event(void *ctx, struct imsg *imsg)
 		store_event(pd->store, &r);
 }
 
+/* What a budget counts: every token, and the cost of priced calls. */
+static void
+spend(struct policyd *pd, const struct msg_model_event *m, int64_t cost)
+{
+	uint64_t t = m->input_tokens;
+
+	if (__builtin_add_overflow(t, m->output_tokens, &t) ||
+	    __builtin_add_overflow(t, m->cache_read_tokens, &t) ||
+	    __builtin_add_overflow(t, m->cache_write_tokens, &t) ||
+	    __builtin_add_overflow(pd->spent_tokens, t, &pd->spent_tokens))
+		pd->spent_tokens = UINT64_MAX;
+	if (cost > 0 && __builtin_add_overflow(pd->spent_pusd,
+	    (uint64_t)cost, &pd->spent_pusd))
+		pd->spent_pusd = UINT64_MAX;
+}
+
 static void
 netproxy_model_event(void *ctx, struct imsg *imsg)
 {
@@ -238,6 +301,7 @@ netproxy_model_event(void *ctx, struct imsg *imsg)
 		    me.api);
 	pd->nmodel++;
 	cost = price_cost(&me, &source);
+	spend(pd, &me, cost);
 	log_debug("model call %s %s: in %llu out %llu cache r %llu w %llu, "
 	    "cost %lld pUSD", me.host, me.model,
 	    (unsigned long long)me.input_tokens,
@@ -441,10 +505,12 @@ policyd_status(struct child *c, struct msg_status *st)
 	else
 		/* a longer line is cut: the counters come first */
 		if (snprintf(st->detail, sizeof(st->detail),
-		    "allowed %llu, denied %llu, model calls %llu%s; "
-		    "user %.32s, corp %.32s", (unsigned long long)pd->nallow,
+		    "allowed %llu, denied %llu, model calls %llu, over budget "
+		    "%llu%s; user %.32s, corp %.32s",
+		    (unsigned long long)pd->nallow,
 		    (unsigned long long)pd->ndeny,
-		    (unsigned long long)pd->nmodel, pd->store == NULL ?
+		    (unsigned long long)pd->nmodel,
+		    (unsigned long long)pd->nbudget, pd->store == NULL ?
 		    ", NO DATABASE" : store_failures(pd->store) > 0 ?
 		    ", DATABASE FAILING" : "", pd->user_name, pd->corp_name) <
 		    0)

@@ -78,8 +78,6 @@ struct store {
 	uint64_t	 commit_timer;	/* a transaction is open while set */
 	uint64_t	 rows;
 	uint64_t	 failures;
-	uint64_t	 spent_tokens;
-	uint64_t	 spent_pusd;
 };
 
 static const char *
@@ -273,20 +271,9 @@ store_model_call(struct store *st, const struct msg_model_event *m,
 {
 	sqlite3_stmt	*s = st->ins_model;
 	struct timespec	 now;
-	uint64_t	 tokens;
 	char		 ts[64];
 	int		 rc;
 
-	/* a budget counts what was spent even if the row cannot be written */
-	tokens = m->input_tokens;
-	if (__builtin_add_overflow(tokens, m->output_tokens, &tokens) ||
-	    __builtin_add_overflow(tokens, m->cache_read_tokens, &tokens) ||
-	    __builtin_add_overflow(tokens, m->cache_write_tokens, &tokens) ||
-	    __builtin_add_overflow(st->spent_tokens, tokens, &st->spent_tokens))
-		st->spent_tokens = UINT64_MAX;
-	if (cost_pusd > 0 && __builtin_add_overflow(st->spent_pusd,
-	    (uint64_t)cost_pusd, &st->spent_pusd))
-		st->spent_pusd = UINT64_MAX;
 	if (store_begin(st) == -1)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -314,13 +301,6 @@ store_model_call(struct store *st, const struct msg_model_event *m,
 		rc |= bind_opt_text(s, 20, price_source);
 	}
 	run_insert(st, s, rc, "insert a model call");
-}
-
-void
-store_spent(const struct store *st, uint64_t *tokens, uint64_t *pusd)
-{
-	*tokens = st->spent_tokens;
-	*pusd = st->spent_pusd;
 }
 
 uint64_t

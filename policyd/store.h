@@ -36,8 +36,6 @@ void	store_event(struct store *, const struct audit_record *);
 /* One model_calls row; cost_pusd < 0: the model's price is unknown. */
 void	store_model_call(struct store *, const struct msg_model_event *,
 	    int64_t cost_pusd, const char *price_source);
-/* Spent so far (committed or not): tokens of every kind, picodollars. */
-void	store_spent(const struct store *, uint64_t *tokens, uint64_t *pusd);
 uint64_t store_rows(const struct store *);
 uint64_t store_failures(const struct store *);
 /* Commit what is pending and close. */

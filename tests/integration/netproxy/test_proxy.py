@@ -934,6 +934,78 @@ def model_checks(d, home, env, prices_tsv):
           model_logs[:300])
 
 
+def budget_checks(d, home, env):
+    """[budget]: once spent, the next model call is answered 429 naming
+    the budget, what was spent and its file:line, and audited; corp.toml
+    is a ceiling; other requests go on."""
+    mport = free_port(MODEL_ADDR)
+    p = spawn([sys.executable, os.path.join(HERE, 'model_upstream.py'),
+               MODEL_ADDR, str(mport), '%s/good.pem' % d, '%s/good.key' % d],
+              stdout=subprocess.PIPE)
+    if readline_timeout(p.stdout, 20) != b'ready\n':
+        sys.exit('model_upstream.py did not start')
+    corp = env['CAPSEM_CORP_CONFIG']
+    # one Anthropic call: 1200 + 345 + 5000 + 640 tokens, $0.012675
+    cases = [
+        ('tokens from user.toml', '[budget]\ntokens = 14370\n', None,
+         'budget tokens = 14370: 14370 tokens spent',
+         os.path.join(home, 'user.toml') + ':11'),
+        ('usd, corp.toml below user.toml', '[budget]\nusd = "5"\n',
+         '# the company\n[budget]\nusd = "0.02535"\n',
+         'budget usd = "0.02535": $0.025350 spent', corp + ':3'),
+    ]
+    for name, user_budget, corp_budget, rule, source in cases:
+        with open(os.path.join(home, 'user.toml'), 'w') as f:
+            f.write('[network]\ndefault = "deny"\nallow = [%s]\n'
+                    'private_addresses = true\n\n[upstream]\n'
+                    'resolve = [%s]\nca_file = "%s/testca.pem"\n\n%s' % (
+                        ', '.join('"%s"' % h for h in MODEL_HOSTS),
+                        ', '.join('"%s:443:%s:%d"' % (h, MODEL_ADDR, mport)
+                                  for h in MODEL_HOSTS), d, user_budget))
+        if corp_budget:
+            with open(corp, 'w') as f:
+                f.write(corp_budget)
+        pport = free_port()
+        proxy, sid, _ = start_proxy(home, env, pport, log='proxy-budget.log')
+        try:
+            got = []
+            for _ in range(3):
+                got.append(curl(pport, '/v1/messages', '-X', 'POST',
+                                '--data', '{"model": "x"}', '-D', '-',
+                                host='api.anthropic.com'))
+            code, body, err = got[2]
+            text = body.decode(errors='replace')
+            check('budget (%s): two calls, the third 429' % name,
+                  [g[0] for g in got] == ['200', '200', '429'],
+                  [g[0] for g in got])
+            check('budget (%s): the 429 names the budget, what was spent '
+                  'and its file:line' % name, 'rule: %s' % rule in text and
+                  'source: %s' % source in text, text[-400:])
+            code, _, err = curl(pport, '/v1/messages/count_tokens', '-X',
+                                'POST', '--data', '{}',
+                                host='api.anthropic.com')
+            check('budget (%s): a request that is no model call goes on'
+                  % name, code == '404', code + err)
+        finally:
+            stop_proxy(proxy)
+            if corp_budget:
+                os.unlink(corp)
+        lines, _ = read_audit(home, sid)
+        check('budget (%s): the refusal is audited' % name,
+              any(l.get('status') == 429 and l.get('verdict') == 'deny' and
+                  l.get('rule') == rule and l.get('source') == source
+                  for l in lines), repr(lines[-2:]))
+        db, _ = read_db(home, sid)
+        rows = db.execute("SELECT status, verdict, rule, source FROM events "
+                          "WHERE kind = 'request' AND status = 429"
+                          ).fetchall() if db else []
+        check('budget (%s): and in the database' % name,
+              [tuple(r) for r in rows] == [(429, 'deny', rule, source)],
+              repr([tuple(r) for r in rows]))
+        if db:
+            db.close()
+
+
 def db_kill_checks(d, home, env, up_port, bad_port):
     """policyd reaches its db/ directory and nothing else; killed during
     a burst of 1,000 requests it leaves a database that passes
@@ -1384,6 +1456,7 @@ def main():
             kill_checks(d, home, env, up_port, bad_port)
             db_kill_checks(d, home, env, up_port, bad_port)
             model_checks(d, home, env, PRICES)
+            budget_checks(d, home, env)
         finally:
             reap_all()
     finish()

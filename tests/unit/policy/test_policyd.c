@@ -247,7 +247,7 @@ model_calls(struct imsgbuf *np, struct imsgbuf *parent, struct msgcopy *m,
 	recv_msg(parent, m);
 	if (m->type != MSG_STATUS_RESPONSE ||
 	    strstr(((struct msg_status *)m->data)->detail,
-	    "model calls 2;") == NULL)
+	    "model calls 2,") == NULL)
 		fail("status after model events: %s", m->type ==
 		    MSG_STATUS_RESPONSE ? ((struct msg_status *)m->data)->detail :
 		    "no status");
