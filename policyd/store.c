@@ -131,7 +131,7 @@ store_begin(struct store *st)
 		return 0;
 	if (exec_sql(st, "BEGIN") == -1)
 		return -1;
-	if ((st->commit_timer = timer_add(st->loop, 0, store_commit, st)) ==
+	if ((st->commit_timer = timer_add(st->loop, STORE_COMMIT_MS, store_commit, st)) ==
 	    0) {
 		store_commit(st);
 		return -1;

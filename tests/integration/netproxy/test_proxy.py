@@ -857,14 +857,16 @@ def model_checks(d, home, env, prices_tsv):
                   code == want and (want != '200' or
                                     out.rstrip().endswith((b'}', b'[DONE]'))),
                   '%s %r %s' % (code, out[-120:], err))
-        r = run([CAPSEMCTL, 'usage', sid], env=env)
-        usage_text = r.stdout.decode()
-        r = run([CAPSEMCTL, 'usage', '--json', sid], env=env)
-        usage_json = r.stdout.decode()
-        r = run([CAPSEMCTL, 'logs', '--model', '--json', sid], env=env)
-        model_logs = r.stdout.decode()
     finally:
         stop_proxy(proxy)
+    # after the end: every batch is committed (a running session's rows
+    # are at most STORE_COMMIT_MS late)
+    r = run([CAPSEMCTL, 'usage', sid], env=env)
+    usage_text = r.stdout.decode()
+    r = run([CAPSEMCTL, 'usage', '--json', sid], env=env)
+    usage_json = r.stdout.decode()
+    r = run([CAPSEMCTL, 'logs', '--model', '--json', sid], env=env)
+    model_logs = r.stdout.decode()
     db, integrity = read_db(home, sid)
     check('model calls: database integrity_check ok', integrity == 'ok',
           integrity)

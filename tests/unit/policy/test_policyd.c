@@ -233,9 +233,9 @@ model_calls(struct imsgbuf *np, struct imsgbuf *parent, struct msgcopy *m,
 {
 	struct msg_verdict v;
 	sqlite3	*db;
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = NULL;
 	char	 path[128];
-	int	 n = 0;
+	int	 n;
 
 	send_model_event(np, "claude-sonnet-4-5-20250929", 1000, 500, 2000,
 	    100);
@@ -252,6 +252,23 @@ model_calls(struct imsgbuf *np, struct imsgbuf *parent, struct msgcopy *m,
 		    MSG_STATUS_RESPONSE ? ((struct msg_status *)m->data)->detail :
 		    "no status");
 	snprintf(path, sizeof(path), "%s/session.db", db_dir);
+	/* the batch commits within STORE_COMMIT_MS: wait for it, bounded */
+	for (n = 0; n < 500; n++) {
+		sqlite3_int64 rows = 0;
+
+		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+		    SQLITE_OK && sqlite3_prepare_v2(db, "SELECT count(*) FROM "
+		    "model_calls", -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			rows = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+		q = NULL;
+		if (rows == 2)
+			break;
+		usleep(10000);
+	}
+	n = 0;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK || sqlite3_prepare_v2(db, "SELECT model, input_tokens,"
 	    " output_tokens, cache_read_tokens, cache_write_tokens, cost_pusd,"
