@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "jsonscan.h"
+#include "text.h"
 
 enum {				/* json_level.state */
 	O_KEY_OR_END,		/* after '{' */
@@ -139,32 +140,11 @@ put_byte(struct jsonscan *js, uint8_t c)
 static void
 put_cp(struct jsonscan *js, uint32_t cp)
 {
-	uint8_t b[4];
-	size_t n;
+	char	 b[UTF8_ENCODED_MAX];
 
-	if (cp < 0x80) {
-		b[0] = (uint8_t)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (uint8_t)(0xc0 | (cp >> 6));
-		b[1] = (uint8_t)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (uint8_t)(0xe0 | (cp >> 12));
-		b[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (uint8_t)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (uint8_t)(0xf0 | (cp >> 18));
-		b[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (uint8_t)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	put_bytes(js, b, n);
+	put_bytes(js, (const uint8_t *)b, utf8_encode(cp, b));
 }
 
-/* A high surrogate not followed by a low one. */
 static void
 flush_hi(struct jsonscan *js)
 {
@@ -191,18 +171,6 @@ code_point(struct jsonscan *js, uint32_t u)
 		flush_hi(js);
 		put_cp(js, u);
 	}
-}
-
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static void
@@ -284,7 +252,7 @@ scan_string(struct jsonscan *js, const uint8_t *p, size_t n)
 			put_byte(js, c);
 			continue;
 		}
-		if ((h = hexval(c)) < 0) {
+		if ((h = hex_digit_value(c)) < 0) {
 			fail(js, JSON_E_SYNTAX);
 			return i;
 		}

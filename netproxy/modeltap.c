@@ -84,7 +84,10 @@ modeltap_response(struct np_conn *c, const uint8_t *buf)
 	c->resp_body.model = modelcall_new(c->model_api, c->model_target,
 	    strlen(c->model_target), ctype[0] != '\0' ? ctype : NULL);
 	if (c->resp_body.model == NULL) {
-		log_warnx("model call %s: out of memory, not read", c->host);
+		/* an unread call would escape the record and the budget */
+		log_warnx("model call %s: out of memory, stream closed",
+		    c->host);
+		c->dead = true;
 		return;
 	}
 	if (cenc[0] != '\0' && strcasecmp(cenc, "identity") != 0) {

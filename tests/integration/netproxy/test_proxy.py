@@ -806,24 +806,35 @@ def expected_cost_pusd(table, model, tokens):
     return int(sum(t * r for t, r in zip(tokens, table[best])) * 1000000)
 
 
-def model_checks(d, home, env, prices_tsv):
-    """Model calls of each API, streamed and not, through the proxy to a
-    real TLS upstream speaking them: the guest gets every byte, and the
-    database has each call's tokens as the upstream sent them and its cost
-    from the price table."""
+def start_model_upstream(d):
+    """model_upstream.py on MODEL_ADDR with the test leaf; its port."""
     mport = free_port(MODEL_ADDR)
     p = spawn([sys.executable, os.path.join(HERE, 'model_upstream.py'),
                MODEL_ADDR, str(mport), '%s/good.pem' % d, '%s/good.key' % d],
               stdout=subprocess.PIPE)
     if readline_timeout(p.stdout, 20) != b'ready\n':
         sys.exit('model_upstream.py did not start')
+    return mport
+
+
+def model_config(home, d, mport, extra=''):
+    """user.toml allowing the three model API hosts, pinned to mport."""
     with open(os.path.join(home, 'user.toml'), 'w') as f:
         f.write('[network]\ndefault = "deny"\nallow = [%s]\n'
                 'private_addresses = true\n\n[upstream]\nresolve = [%s]\n'
-                'ca_file = "%s/testca.pem"\n' % (
+                'ca_file = "%s/testca.pem"\n%s' % (
                     ', '.join('"%s"' % h for h in MODEL_HOSTS),
                     ', '.join('"%s:443:%s:%d"' % (h, MODEL_ADDR, mport)
-                              for h in MODEL_HOSTS), d))
+                              for h in MODEL_HOSTS), d, extra))
+
+
+def model_checks(d, home, env, prices_tsv):
+    """Model calls of each API, streamed and not, through the proxy to a
+    real TLS upstream speaking them: the guest gets every byte, and the
+    database has each call's tokens as the upstream sent them and its cost
+    from the price table."""
+    mport = start_model_upstream(d)
+    model_config(home, d, mport)
     pport = free_port()
     proxy, sid, _ = start_proxy(home, env, pport, log='proxy-model.log')
     gem = '/v1beta/models/gemini-2.5-flash'
@@ -940,12 +951,7 @@ def budget_checks(d, home, env):
     """[budget]: once spent, the next model call is answered 429 naming
     the budget, what was spent and its file:line, and audited; corp.toml
     is a ceiling; other requests go on."""
-    mport = free_port(MODEL_ADDR)
-    p = spawn([sys.executable, os.path.join(HERE, 'model_upstream.py'),
-               MODEL_ADDR, str(mport), '%s/good.pem' % d, '%s/good.key' % d],
-              stdout=subprocess.PIPE)
-    if readline_timeout(p.stdout, 20) != b'ready\n':
-        sys.exit('model_upstream.py did not start')
+    mport = start_model_upstream(d)
     corp = env['CAPSEM_CORP_CONFIG']
     # one Anthropic call: 1200 + 345 + 5000 + 640 tokens, $0.012675
     cases = [
@@ -957,13 +963,7 @@ def budget_checks(d, home, env):
          'budget usd = "0.02535": $0.025350 spent', corp + ':3'),
     ]
     for name, user_budget, corp_budget, rule, source in cases:
-        with open(os.path.join(home, 'user.toml'), 'w') as f:
-            f.write('[network]\ndefault = "deny"\nallow = [%s]\n'
-                    'private_addresses = true\n\n[upstream]\n'
-                    'resolve = [%s]\nca_file = "%s/testca.pem"\n\n%s' % (
-                        ', '.join('"%s"' % h for h in MODEL_HOSTS),
-                        ', '.join('"%s:443:%s:%d"' % (h, MODEL_ADDR, mport)
-                                  for h in MODEL_HOSTS), d, user_budget))
+        model_config(home, d, mport, '\n' + user_budget)
         if corp_budget:
             with open(corp, 'w') as f:
                 f.write(corp_budget)
