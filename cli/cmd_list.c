@@ -5,7 +5,7 @@
  * Sources: each running session answers MSG_CTL_INFO_REQ on its control
  * socket (state, what it runs); every session, running or not, has a
  * directory $CAPSEM_HOME/sessions/<id>/ with session.json (what it was,
- * how it ended) and audit.jsonl (whose verdict lines give REQUESTS and
+ * how it ended) and db/session.db (whose events give REQUESTS and
  * DENIED).  A session is stale when its parent died without cleanup: a
  * record without an end whose parent is gone, or a socket nobody answers.
  * --prune removes what stale sessions left (their directory and socket).
@@ -28,13 +28,12 @@
 #include "cmd_list.h"
 #include "ctl_client.h"
 #include "home.h"
-#include "jsonin.h"
 #include "jsonout.h"
 #include "session.h"
 #include "session_record.h"
+#include "sessiondb.h"
 
 #define LIST_MAX		512
-#define AUDIT_LINE_MAX		8192
 
 struct list_entry {
 	char		 id[MSG_SESSION_MAX];
@@ -128,42 +127,30 @@ parent_alive(int64_t pid)
 	return ok;
 }
 
-/* REQUESTS and DENIED: policyd's verdict lines in audit.jsonl. */
+/*
+ * REQUESTS and DENIED: the events in the database that policyd gave a
+ * verdict (connections, requests, DNS queries, refusals; not the
+ * workspace), and how many of them it denied.
+ */
 static void
-count_audit(const char *dir, struct list_entry *e)
+count_events(const char *sessions, const char *id, struct list_entry *e)
 {
-	char	 path[PATH_MAX], verdict[8], *line;
-	unsigned long long dur;
-	FILE	*fp;
-	size_t	 len;
+	sqlite3_stmt *q = NULL;
+	sqlite3	*db;
+	bool	 missing;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/audit.jsonl", dir) >=
-	    sizeof(path) || (fp = fopen(path, "re")) == NULL)
+	if (sessiondb_open(sessions, id, &db, &missing) == -1)
 		return;
-	if ((line = malloc(AUDIT_LINE_MAX)) == NULL) {
-		fclose(fp);
-		return;
-	}
-	while (fgets(line, AUDIT_LINE_MAX, fp) != NULL) {
-		len = strlen(line);
-		if (len == 0 || line[len - 1] != '\n') {
-			/* a longer line: skip the rest of it */
-			int c;
-			while ((c = fgetc(fp)) != EOF && c != '\n')
-				;
-			continue;
-		}
-		if (!json_valid(line, len) ||
-		    json_get_string(line, len, "verdict", verdict,
-		    sizeof(verdict)) == -1 ||
-		    json_get_uint(line, len, "duration_us", &dur) == 0)
-			continue;	/* not a verdict line */
-		e->requests++;
-		if (strcmp(verdict, "deny") == 0)
-			e->denied++;
-	}
-	free(line);
-	fclose(fp);
+	if (sqlite3_prepare_v2(db, "SELECT count(*), coalesce(sum(verdict ="
+	    " 'deny'), 0) FROM events WHERE kind != 'workspace'", -1, &q,
+	    NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+		e->requests = (unsigned long)sqlite3_column_int64(q, 0);
+		e->denied = (unsigned long)sqlite3_column_int64(q, 1);
+	} else
+		fprintf(stderr, "capsemctl: list: session %s: %s\n", id,
+		    sqlite3_errmsg(db));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
 }
 
 static void
@@ -198,7 +185,7 @@ scan_records(struct list *l)
 			strlcpy(e->state, "stale", sizeof(e->state));
 			e->stale = true;
 		}
-		count_audit(dir, e);
+		count_events(l->sessions, r.id, e);
 	}
 	closedir(d);
 }

@@ -1,9 +1,11 @@
 /*
  * cmd_logs.c: `capsemctl logs [--json] [-f] id`: a session's console log
- * and audit lines, from $CAPSEM_HOME/sessions/<id>/, for a running or an
- * ended session.  Both files are written by (or for) processes that handle
- * guest data, so every byte is treated as untrusted: control bytes and
- * bytes >= 0x80 never reach the terminal as they are.
+ * and its events (the session database's events table, one row per
+ * connection, request, DNS query, refusal and the workspace), from
+ * $CAPSEM_HOME/sessions/<id>/, for a running or an ended session.  Both
+ * are written by (or for) processes that handle guest data, so every byte
+ * is treated as untrusted: control bytes and bytes >= 0x80 never reach
+ * the terminal as they are.  --json: the events as JSON Lines, for a SIEM.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,116 +18,50 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "auditview.h"
 #include "capsemctl.h"
 #include "ctl_client.h"
 #include "home.h"
+#include "msg.h"
+#include "sessiondb.h"
 
 #define LOGS_POLL_MS		250	/* --follow: how often files are read */
-#define LOGS_ALIVE_EVERY	4	/* ... and every 4th time, the session */
 #define CONSOLE_CHUNK		16384
 
-/* Lines of an append-only file, each cut at AUDITVIEW_LINE_MAX. */
-struct line_reader {
-	int		 fd;
-	char		*buf;		/* AUDITVIEW_LINE_MAX bytes */
-	size_t		 start;		/* first unread byte */
-	size_t		 len;		/* bytes in buf */
-	bool		 skipping;	/* the rest of a cut line */
-	unsigned long	 lineno;
-};
+enum logs_part { PART_NONE, PART_CONSOLE, PART_EVENTS };
 
-enum logs_part { PART_NONE, PART_CONSOLE, PART_AUDIT };
+/* The events, in the order of enum auditview_field. */
+static const char events_query[] =
+	"SELECT id, time, kind, host, port, method, path, verdict, rule,"
+	" source, status, bytes_in, bytes_out, duration_us, reason, mode"
+	" FROM events WHERE id > ?1 ORDER BY id";
 
 struct logs {
 	const char	*id;
 	bool		 json;
 	bool		 follow;
+	char		 sessions[PATH_MAX];	/* $CAPSEM_HOME/sessions */
 	int		 dirfd;		/* the session's directory */
 	int		 console_fd;	/* -1 until console.log exists */
 	bool		 console_cr;	/* a '\r' waits for its '\n' */
 	bool		 console_midline;
 	bool		 headers;	/* there is a console: name the parts */
 	enum logs_part	 last;		/* the part printed last */
-	struct line_reader audit;	/* fd -1 until audit.jsonl exists */
-	char		*out;		/* AUDITVIEW_OUT_MAX bytes */
+	sqlite3		*db;		/* NULL until db/session.db exists */
+	sqlite3_stmt	*events;
+	sqlite3_int64	 last_id;	/* the last event printed */
+	char		*out;		/* out_len bytes */
+	size_t		 out_len;
 };
 
-/*
- * The next line of lr into *line and *len (without '\n'); *cut if it was
- * longer than AUDITVIEW_LINE_MAX (only the start is given, the rest is
- * skipped).  A last line without '\n' is only given when final.
- * 1: a line, 0: none yet, -1: read error.
- */
-static int
-line_next(struct line_reader *lr, bool final, const char **line,
-    size_t *len, bool *cut)
-{
-	char	*nl;
-	ssize_t	 n;
-
-	for (;;) {
-		nl = memchr(lr->buf + lr->start, '\n', lr->len - lr->start);
-		if (nl != NULL) {
-			size_t	 at = (size_t)(nl - lr->buf);
-			bool	 was_skipping = lr->skipping;
-
-			*line = lr->buf + lr->start;
-			*len = at - lr->start;
-			*cut = false;
-			lr->start = at + 1;
-			lr->skipping = false;
-			if (was_skipping)
-				continue;
-			lr->lineno++;
-			return 1;
-		}
-		if (lr->skipping)
-			lr->start = lr->len = 0;
-		else if (lr->len - lr->start == AUDITVIEW_LINE_MAX) {
-			*line = lr->buf + lr->start;
-			*len = AUDITVIEW_LINE_MAX;
-			*cut = true;
-			lr->start = lr->len = 0;
-			lr->skipping = true;
-			lr->lineno++;
-			return 1;
-		}
-		if (lr->start > 0) {
-			memmove(lr->buf, lr->buf + lr->start,
-			    lr->len - lr->start);
-			lr->len -= lr->start;
-			lr->start = 0;
-		}
-		n = read(lr->fd, lr->buf + lr->len, AUDITVIEW_LINE_MAX - lr->len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			if (!final)
-				return 0;
-			if (lr->len > 0 && !lr->skipping) {
-				*line = lr->buf;
-				*len = lr->len;
-				*cut = false;
-				lr->len = 0;
-				lr->lineno++;
-				return 1;
-			}
-			lr->start = lr->len = 0;
-			lr->skipping = false;
-			return 0;
-		}
-		lr->len += (size_t)n;
-	}
-}
-
-/* Open the files that exist now and are not open yet.  0 or -1. */
+/* Open what exists now and is not open yet.  0 or -1 (said why). */
 static int
 open_parts(struct logs *l)
 {
+	bool	 missing;
+
 	if (!l->json && l->console_fd == -1) {
 		l->console_fd = openat(l->dirfd, "console.log",
 		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -137,12 +73,13 @@ open_parts(struct logs *l)
 		if (l->console_fd != -1)
 			l->headers = true;
 	}
-	if (l->audit.fd == -1) {
-		l->audit.fd = openat(l->dirfd, "audit.jsonl",
-		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (l->audit.fd == -1 && errno != ENOENT) {
-			fprintf(stderr, "capsemctl: logs: audit.jsonl: %s\n",
-			    strerror(errno));
+	if (l->db == NULL) {
+		if (sessiondb_open(l->sessions, l->id, &l->db, &missing) == -1)
+			return missing ? 0 : -1;
+		if (sqlite3_prepare_v2(l->db, events_query, -1, &l->events,
+		    NULL) != SQLITE_OK) {
+			fprintf(stderr, "capsemctl: logs: session %s: %s\n",
+			    l->id, sqlite3_errmsg(l->db));
 			return -1;
 		}
 	}
@@ -158,7 +95,8 @@ part_header(struct logs *l, enum logs_part part)
 	if (l->last == PART_CONSOLE && l->console_midline)
 		putchar('\n');
 	printf("%s==> %s <==\n", l->last == PART_NONE ? "" : "\n",
-	    part == PART_CONSOLE ? "console.log" : "audit.jsonl");
+	    part == PART_CONSOLE ? "console.log" : SESSION_DB_DIR "/"
+	    SESSION_DB_FILE);
 	l->last = part;
 }
 
@@ -232,72 +170,90 @@ drain_console(struct logs *l, bool final)
 	return (ssize_t)total;
 }
 
-/* Every complete audit line there is now.  Lines printed, or -1. */
-static ssize_t
-drain_audit(struct logs *l, bool final)
+/* Room for n bytes of output.  0 or -1. */
+static int
+out_room(struct logs *l, size_t n)
 {
-	const char *line;
-	size_t	 len, olen;
-	ssize_t	 count = 0;
-	bool	 cut;
-	int	 r;
+	char	*p;
 
-	if (l->audit.fd == -1)
+	if (n <= l->out_len)
 		return 0;
-	while ((r = line_next(&l->audit, final, &line, &len, &cut)) == 1) {
+	if ((p = realloc(l->out, n)) == NULL)
+		return -1;
+	l->out = p;
+	l->out_len = n;
+	return 0;
+}
+
+/* Every event committed after the last one printed.  Count, or -1. */
+static ssize_t
+drain_events(struct logs *l)
+{
+	struct auditview_event ev;
+	ssize_t	 count = 0;
+	size_t	 n, need;
+	int	 i, rc;
+
+	if (l->db == NULL)
+		return 0;
+	if (sqlite3_bind_int64(l->events, 1, l->last_id) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(l->events)) == SQLITE_ROW) {
+		for (i = 0; i < AUDITVIEW_NFIELDS; i++) {
+			ev.v[i] = (const char *)sqlite3_column_text(l->events, i);
+			ev.len[i] = ev.v[i] == NULL ? 0 :
+			    (size_t)sqlite3_column_bytes(l->events, i);
+		}
+		l->last_id = sqlite3_column_int64(l->events, AV_ID);
 		count++;
 		if (l->json) {
-			if (cut || !auditview_is_json(line, len)) {
-				fprintf(stderr, "capsemctl: logs: audit.jsonl:%lu: "
-				    "not a JSON object, left out\n",
-				    l->audit.lineno);
-				continue;
+			need = auditview_json_size(&ev, l->id);
+			if (need == 0 || out_room(l, need) == -1 ||
+			    (n = auditview_json(&ev, l->id, l->out,
+			    l->out_len)) == 0) {
+				fprintf(stderr, "capsemctl: logs: event %lld: "
+				    "out of memory\n", (long long)l->last_id);
+				sqlite3_reset(l->events);
+				return -1;
 			}
-			fwrite(line, 1, len, stdout);
-			putchar('\n');
-			continue;
+		} else {
+			part_header(l, PART_EVENTS);
+			n = auditview_render(&ev, l->out, l->out_len);
 		}
-		part_header(l, PART_AUDIT);
-		olen = auditview_render(line, len, cut, l->out,
-		    AUDITVIEW_OUT_MAX);
-		fwrite(l->out, 1, olen, stdout);
+		fwrite(l->out, 1, n, stdout);
 	}
-	if (r == -1) {
-		fprintf(stderr, "capsemctl: logs: audit.jsonl: %s\n",
-		    strerror(errno));
-		return -1;
-	}
-	return count;
+	sqlite3_reset(l->events);
+	if (rc == SQLITE_DONE)
+		return count;
+fail:
+	fprintf(stderr, "capsemctl: logs: session %s: %s\n", l->id,
+	    sqlite3_errmsg(l->db));
+	return -1;
 }
 
-static bool
-session_alive(const char *id)
-{
-	struct ctl_conn cc;
-
-	if (ctl_connect(&cc, id) == -1)
-		return false;
-	ctl_close(&cc);
-	return true;
-}
-
-/* --follow: print what is appended until the session is gone. */
+/*
+ * --follow: print what is appended until the session is over: its parent
+ * holds a lock on the session directory until every child (policyd, which
+ * commits the last events, among them) is gone.
+ */
 static int
 follow(struct logs *l)
 {
-	unsigned long	 ticks = 0;
-	ssize_t		 printed_console, printed_audit;
+	int	 live;
 
 	for (;;) {
-		if (open_parts(l) == -1 ||
-		    (printed_console = drain_console(l, false)) == -1 ||
-		    (printed_audit = drain_audit(l, false)) == -1)
+		if ((live = session_dir_locked(l->dirfd)) == -1) {
+			fprintf(stderr, "capsemctl: logs: session %s: %s\n",
+			    l->id, strerror(errno));
+			return -1;
+		}
+		if (open_parts(l) == -1 || drain_console(l, false) == -1 ||
+		    drain_events(l) == -1)
 			return -1;
 		if (fflush(stdout) == EOF)
 			return -1;
-		if (printed_console == 0 && printed_audit == 0 &&
-		    ticks++ % LOGS_ALIVE_EVERY == 0 && !session_alive(l->id))
-			return 0;
+		if (!live)
+			return 0;	/* this drain came after the end */
 		(void)poll(NULL, 0, LOGS_POLL_MS);
 	}
 }
@@ -308,7 +264,7 @@ logs_print(struct logs *l)
 	if (l->follow && follow(l) == -1)
 		return 1;
 	if (open_parts(l) == -1 || drain_console(l, true) == -1 ||
-	    drain_audit(l, true) == -1)
+	    drain_events(l) == -1)
 		return 1;
 	if (l->console_midline)
 		putchar('\n');
@@ -317,7 +273,7 @@ logs_print(struct logs *l)
 		    strerror(errno));
 		return 1;
 	}
-	if (l->console_fd == -1 && l->audit.fd == -1)
+	if (l->console_fd == -1 && l->db == NULL)
 		fprintf(stderr, "capsemctl: logs: session %s has no logs yet\n",
 		    l->id);
 	return 0;
@@ -325,16 +281,17 @@ logs_print(struct logs *l)
 
 /* The session's directory, or -1 (said why; *status is the exit code). */
 static int
-open_session_dir(const char *id, int *status)
+open_session_dir(const char *id, char *sessions, size_t sessions_len,
+    int *status)
 {
-	char	 home[PATH_MAX], sessions[PATH_MAX], dir[PATH_MAX];
+	char	 home[PATH_MAX], dir[PATH_MAX];
 	int	 fd;
 
 	*status = 2;
 	if (capsem_home_or_say(home, sizeof(home)) == -1)
 		return -1;
-	if ((size_t)snprintf(sessions, sizeof(sessions), "%s/sessions",
-	    home) >= sizeof(sessions) || (size_t)snprintf(dir, sizeof(dir),
+	if ((size_t)snprintf(sessions, sessions_len, "%s/sessions",
+	    home) >= sessions_len || (size_t)snprintf(dir, sizeof(dir),
 	    "%s/%s", sessions, id) >= sizeof(dir)) {
 		fprintf(stderr, "capsemctl: logs: CAPSEM_HOME path too long\n");
 		return -1;
@@ -394,27 +351,26 @@ cmd_logs(int argc, char *argv[])
 		    strlen(l.id) >= MSG_SESSION_MAX ? "..." : "");
 		return usage_of("logs");
 	}
-	if ((l.dirfd = open_session_dir(l.id, &status)) == -1)
+	if ((l.dirfd = open_session_dir(l.id, l.sessions, sizeof(l.sessions),
+	    &status)) == -1)
 		return status;
 	if (model) {
 		close(l.dirfd);
 		return logs_model_calls(l.id, l.json);
 	}
-	l.console_fd = l.audit.fd = -1;
-	if ((l.out = malloc(AUDITVIEW_OUT_MAX)) == NULL ||
-	    (l.audit.buf = malloc(AUDITVIEW_LINE_MAX)) == NULL) {
+	l.console_fd = -1;
+	if ((l.out = malloc(AUDITVIEW_OUT_MAX)) == NULL) {
 		fprintf(stderr, "capsemctl: logs: out of memory\n");
-		free(l.out);
 		close(l.dirfd);
 		return 1;
 	}
+	l.out_len = AUDITVIEW_OUT_MAX;
 	status = logs_print(&l);
 	if (l.console_fd != -1)
 		close(l.console_fd);
-	if (l.audit.fd != -1)
-		close(l.audit.fd);
+	sqlite3_finalize(l.events);
+	sqlite3_close(l.db);
 	close(l.dirfd);
-	free(l.audit.buf);
 	free(l.out);
 	return status;
 }

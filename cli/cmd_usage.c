@@ -8,8 +8,6 @@
  * schema untrusted (no triggers or views of its own run), and every string
  * read from it is escaped before it reaches the terminal.
  */
-#include <sys/stat.h>
-
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +26,7 @@
 #include "home.h"
 #include "jsonout.h"
 #include "msg.h"
+#include "sessiondb.h"
 
 #define PUSD_PER_MICRO	1000000ULL	/* picodollars per micro-dollar */
 #define MODEL_NAME_SHOWN 160	/* bytes of a string column shown */
@@ -68,43 +67,6 @@ col_u64(sqlite3_stmt *q, int col)
 	sqlite3_int64 v = sqlite3_column_int64(q, col);
 
 	return v < 0 ? 0 : (uint64_t)v;
-}
-
-/*
- * Open sessions/<id>/db/session.db read-only.  0, or -1 when there is no
- * database (*missing set) or it cannot be read (said on stderr).
- */
-static int
-db_open(const char *sessions, const char *id, sqlite3 **db, bool *missing)
-{
-	char	 path[PATH_MAX];
-	struct stat sb;
-
-	*db = NULL;
-	*missing = false;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s/%s", sessions, id,
-	    SESSION_DB_DIR, SESSION_DB_FILE) >= sizeof(path)) {
-		fprintf(stderr, "capsemctl: %s: path too long\n", id);
-		return -1;
-	}
-	if (lstat(path, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		*missing = true;
-		return -1;
-	}
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY |
-	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK ||
-	    sqlite3_exec(*db, "PRAGMA trusted_schema=OFF", NULL, NULL, NULL) !=
-	    SQLITE_OK ||
-	    sqlite3_db_config(*db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "capsemctl: %s: %s\n", path,
-		    *db ? sqlite3_errmsg(*db) : "out of memory");
-		sqlite3_close(*db);
-		*db = NULL;
-		return -1;
-	}
-	sqlite3_busy_timeout(*db, 5000);
-	return 0;
 }
 
 static const char usage_query[] =
@@ -233,7 +195,7 @@ cmd_usage(int argc, char *argv[])
 			if (!session_id_valid(id))
 				continue;
 		}
-		if (db_open(sessions, id, &db, &missing) == -1) {
+		if (sessiondb_open(sessions, id, &db, &missing) == -1) {
 			if (missing && argc - optind == 1) {
 				fprintf(stderr, "capsemctl: usage: session %s "
 				    "has no database\n", id);
@@ -321,7 +283,7 @@ logs_model_calls(const char *id, bool json)
 	if ((size_t)snprintf(sessions, sizeof(sessions), "%s/sessions", home) >=
 	    sizeof(sessions))
 		return 2;
-	if (db_open(sessions, id, &db, &missing) == -1) {
+	if (sessiondb_open(sessions, id, &db, &missing) == -1) {
 		if (missing)
 			fprintf(stderr, "capsemctl: logs: session %s has no "
 			    "database\n", id);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -117,4 +118,28 @@ session_runtime_dir(char *buf, size_t len, bool create)
 	if (create && mkdir_private(buf) == -1)
 		return -1;
 	return 0;
+}
+
+int
+session_dir_lock(int dirfd)
+{
+	struct flock lk;
+
+	memset(&lk, 0, sizeof(lk));
+	lk.l_type = F_RDLCK;
+	lk.l_whence = SEEK_SET;
+	return fcntl(dirfd, F_OFD_SETLK, &lk);
+}
+
+int
+session_dir_locked(int dirfd)
+{
+	struct flock lk;
+
+	memset(&lk, 0, sizeof(lk));
+	lk.l_type = F_WRLCK;	/* would a writer conflict with a reader? */
+	lk.l_whence = SEEK_SET;
+	if (fcntl(dirfd, F_OFD_GETLK, &lk) == -1)
+		return -1;
+	return lk.l_type != F_UNLCK;
 }

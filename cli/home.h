@@ -30,4 +30,13 @@ int	mkdir_private(const char *path);
  */
 int	session_runtime_dir(char *buf, size_t len, bool create);
 
+/*
+ * The session directory's liveness lock: the session parent takes a read
+ * lock (open file description lock, F_OFD_SETLK) on its directory fd and
+ * holds it until it exits, after every child.  session_dir_locked asks
+ * without taking anything: 1 held, 0 not, -1 error (errno).
+ */
+int	session_dir_lock(int dirfd);
+int	session_dir_locked(int dirfd);
+
 #endif

@@ -155,6 +155,7 @@ struct session {
 	int		 sig_fd;
 	int		 log_pipe;	/* detached: children's stderr */
 	int		 db_dirfd;	/* sessions/<id>/db until spawned, or -1 */
+	int		 dir_lock_fd;	/* sessions/<id>, read-locked while we live */
 	int		 detach_ready;	/* detached: told once session.json is
 					   written; the front then prints the
 					   id and exits (-1 otherwise) */

@@ -92,64 +92,6 @@ send_policy(struct session *s, const struct policy_input *pin)
 	return 0;
 }
 
-/* s as a JSON string the way policyd writes them: ASCII, byte by byte. */
-static size_t
-audit_json_string(char *out, size_t outlen, const char *s)
-{
-	size_t	 o = 0;
-	int	 n;
-
-	if (outlen < 3)
-		return 0;
-	out[o++] = '"';
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (outlen - o < 8)
-			return 0;
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			n = snprintf(out + o, outlen - o, "\\u%04x", c);
-			o += (size_t)n;
-		} else
-			out[o++] = (char)c;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return o;
-}
-
-/*
- * The session's first audit line, written before policyd gets the fd:
- * which directory is shared at /workspace and how (capsem-policyd(8)).
- */
-static void
-audit_workspace(struct session *s, int fd)
-{
-	char	 line[PATH_MAX * 6 + 256], path[PATH_MAX * 6 + 3], ts[32];
-	struct timespec now;
-	struct tm tm;
-	int	 n;
-
-	if (!s->ws.shared)
-		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (gmtime_r(&now.tv_sec, &tm) == NULL ||
-	    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm) == 0 ||
-	    audit_json_string(path, sizeof(path), s->ws.path) == 0)
-		fatalx("audit line for the workspace");
-	n = snprintf(line, sizeof(line), "{\"time\":\"%s.%03ldZ\","
-	    "\"session\":\"%s\",\"event\":\"workspace\",\"path\":%s,"
-	    "\"mode\":\"%s\"}\n", ts, now.tv_nsec / 1000000, s->id, path,
-	    s->ws.readonly ? "ro" : "rw");
-	if (n < 0 || (size_t)n >= sizeof(line))
-		fatalx("audit line for the workspace too long");
-	if (write(fd, line, (size_t)n) != n)
-		fatal("write the workspace to the audit log");
-}
-
 /* $CAPSEM_HOME/sessions/<id>, and (sub != NULL) a name in it. */
 static void
 session_path(const struct session *s, const char *sub, char *buf, size_t len)
@@ -191,6 +133,9 @@ mkdir_owned(const char *path, uid_t uid, gid_t gid)
  * Before the children are spawned: the session directory, and in it db/,
  * the one directory policyd reaches (bound into its empty root), owned by
  * the uid policyd runs as.  s->db_dirfd is its fd, for the spawn.
+ * The session directory carries an open file description lock (a read
+ * lock: SESSION_DIR_LOCKED) for as long as this process lives, which is
+ * until every child is reaped: what `logs -f` waits for.
  */
 void
 session_dir_make(struct session *s)
@@ -207,6 +152,9 @@ session_dir_make(struct session *s)
 	session_path(s, SESSION_DB_DIR, db, sizeof(db));
 	if (mkdir_private(dir) == -1)
 		fatal("%s", dir);
+	if ((s->dir_lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || session_dir_lock(s->dir_lock_fd) == -1)
+		fatal("lock %s", dir);
 	/* root's children run as SANDBOX_UID: the database is theirs */
 	if (mkdir_owned(db, geteuid() == 0 ? SANDBOX_UID : geteuid(),
 	    geteuid() == 0 ? SANDBOX_GID : getegid()) == -1)
@@ -216,10 +164,15 @@ session_dir_make(struct session *s)
 		fatal("%s", db);
 }
 
-/* The audit log: $CAPSEM_HOME/sessions/<id>/audit.jsonl, opened here. */
+/*
+ * The audit log: $CAPSEM_HOME/sessions/<id>/audit.jsonl, opened here;
+ * then, for the session's first record, which directory is shared at
+ * /workspace and how (capsem-policyd(8)).
+ */
 void
 send_audit_fd(struct session *s)
 {
+	struct msg_audit_workspace aw;
 	char	 path[PATH_MAX];
 	int	 fd;
 
@@ -227,9 +180,17 @@ send_audit_fd(struct session *s)
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
 	    O_NOFOLLOW, 0600)) == -1)
 		fatal("%s", path);
-	audit_workspace(s, fd);
 	if (send_child(s->policyd, MSG_AUDIT_FD, 0, fd, NULL, 0) == -1)
 		fatal("send the audit log to policyd");
+	if (!s->ws.shared)
+		return;
+	memset(&aw, 0, sizeof(aw));
+	aw.readonly = s->ws.readonly;
+	if (strlcpy(aw.path, s->ws.path, sizeof(aw.path)) >= sizeof(aw.path))
+		fatalx("workspace path too long for the audit");
+	if (send_child(s->policyd, MSG_AUDIT_WORKSPACE, 0, -1, &aw,
+	    sizeof(aw)) == -1)
+		fatal("send the workspace to policyd");
 }
 
 /*

@@ -54,6 +54,7 @@ enum msg_type {
 				 * an allowed REQUEST_CHECK: + the normalised path judged */
 	MSG_AUDIT_EVENT,	/* netproxy -> policyd: struct msg_audit_event */
 	MSG_MODEL_EVENT,	/* netproxy -> policyd: struct msg_model_event */
+	MSG_AUDIT_WORKSPACE,	/* parent -> policyd: struct msg_audit_workspace */
 
 	/* netproxy */
 	MSG_STREAM_NEW = 96,	/* parent/vmm -> netproxy: struct msg_stream_new + fd */
@@ -186,6 +187,14 @@ struct msg_audit_event {
 	char		 rule[MSG_RULE_MAX];
 	char		 file[MSG_FILE_MAX];
 	char		 reason[128];
+};
+
+/* The directory shared at /workspace, for the audit (after MSG_AUDIT_FD). */
+#define MSG_WORKSPACE_PATH_MAX	4096	/* PATH_MAX, NUL included */
+struct msg_audit_workspace {
+	uint32_t	 readonly;	/* 0: rw, 1: ro */
+	uint32_t	 pad;
+	char		 path[MSG_WORKSPACE_PATH_MAX];	/* absolute, NUL-terminated */
 };
 
 /* The session database: sessions/<id>/SESSION_DB_DIR/SESSION_DB_FILE. */

@@ -1,6 +1,7 @@
 /*
  * text.h: small pure helpers on bytes that several parsers share: the
- * value of a hex digit, UTF-8 encoding of a code point, the FNV-1a hash.
+ * value of a hex digit, UTF-8 encoding of a code point, one byte as JSON
+ * string text in ASCII, the FNV-1a hash.
  * Header-only (static inline) so the parser libraries and fuzz targets
  * that link nothing from common/ can use them too.
  */
@@ -53,6 +54,49 @@ utf8_encode(uint32_t cp, char *out)
 	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
 	out[3] = (char)(0x80 | (cp & 0x3f));
 	return 4;
+}
+
+#define JSON_BYTE_ESCAPED_MAX	6
+
+/*
+ * Byte c inside a JSON string, in printable ASCII only, into out (room
+ * for JSON_BYTE_ESCAPED_MAX bytes, no NUL); returns the length.  '"' and
+ * '\\' and control bytes are escaped, and every byte >= 0x7f becomes its
+ * own \u00XX, so the original bytes (not UTF-8) can be recovered exactly.
+ */
+static inline size_t
+json_escape_byte(unsigned char c, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	char	 short_form = 0;
+
+	switch (c) {
+	case '"': short_form = '"'; break;
+	case '\\': short_form = '\\'; break;
+	case '\n': short_form = 'n'; break;
+	case '\r': short_form = 'r'; break;
+	case '\t': short_form = 't'; break;
+	case '\b': short_form = 'b'; break;
+	case '\f': short_form = 'f'; break;
+	default:
+		break;
+	}
+	if (short_form != 0) {
+		out[0] = '\\';
+		out[1] = short_form;
+		return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		out[0] = (char)c;
+		return 1;
+	}
+	out[0] = '\\';
+	out[1] = 'u';
+	out[2] = '0';
+	out[3] = '0';
+	out[4] = hex[c >> 4];
+	out[5] = hex[c & 0xf];
+	return 6;
 }
 
 /* 32-bit FNV-1a of len bytes (a table hash, not a defence against floods). */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "text.h"
 
 struct out {
 	char	*buf;
@@ -37,29 +38,12 @@ puts_(struct out *o, const char *s)
 static void
 put_json_bytes(struct out *o, const char *s, size_t n)
 {
-	char	 esc[8];
+	char	 esc[JSON_BYTE_ESCAPED_MAX];
 	size_t	 i;
 
 	put(o, "\"", 1);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		switch (c) {
-		case '"': put(o, "\\\"", 2); break;
-		case '\\': put(o, "\\\\", 2); break;
-		case '\n': put(o, "\\n", 2); break;
-		case '\r': put(o, "\\r", 2); break;
-		case '\t': put(o, "\\t", 2); break;
-		case '\b': put(o, "\\b", 2); break;
-		case '\f': put(o, "\\f", 2); break;
-		default:
-			if (c < 0x20 || c >= 0x7f) {
-				snprintf(esc, sizeof(esc), "\\u%04x", c);
-				put(o, esc, 6);
-			} else
-				put(o, (const char *)&c, 1);
-		}
-	}
+	for (i = 0; i < n; i++)
+		put(o, esc, json_escape_byte((unsigned char)s[i], esc));
 	put(o, "\"", 1);
 }
 
@@ -104,6 +88,11 @@ audit_format(const struct audit_record *r, char *buf, size_t buflen)
 	field_str(&o, "session", r->session ? r->session : "",
 	    r->session ? strlen(r->session) : 0);
 	field_str(&o, "event", r->event, strlen(r->event));
+	if (r->mode != NULL) {
+		field_str(&o, "path", r->path, r->pathlen);
+		field_str(&o, "mode", r->mode, strlen(r->mode));
+		goto end;
+	}
 	field_str(&o, "host", r->host ? r->host : "",
 	    r->host ? strlen(r->host) : 0);
 	field_num(&o, "port", r->port);
@@ -128,6 +117,7 @@ audit_format(const struct audit_record *r, char *buf, size_t buflen)
 		if (r->reason != NULL && r->reason[0] != '\0')
 			field_str(&o, "reason", r->reason, strlen(r->reason));
 	}
+end:
 	put(&o, "}\n", 2);
 	if (o.overflow) {
 		buf[0] = '\0';
@@ -191,6 +181,21 @@ audit_from_event(struct audit_record *r, const char *session,
 	r->bytes_out = ev->bytes_out;
 	r->duration_us = ev->duration_us;
 	r->reason = ev->reason;
+}
+
+void
+audit_from_workspace(struct audit_record *r, const char *session,
+    const char *path, bool readonly)
+{
+	memset(r, 0, sizeof(*r));
+	clock_gettime(CLOCK_REALTIME, &r->when);
+	r->session = session;
+	r->event = "workspace";
+	r->host = "";
+	r->path = path;
+	r->pathlen = strlen(path);
+	r->allow = true;
+	r->mode = readonly ? "ro" : "rw";
 }
 
 int

@@ -5,7 +5,9 @@
  *   time (RFC 3339, UTC, milliseconds), session, event (conn, request,
  *   dns, refused), host, port, method, path, verdict (allow|deny), rule,
  *   source ("file:line"), and for outcomes reported by netproxy: status,
- *   bytes_in, bytes_out, duration_us, reason.
+ *   bytes_in, bytes_out, duration_us, reason.  The session's workspace
+ *   (shared by the parent) is the one line with only time, session,
+ *   event "workspace", path (the host directory) and mode (rw|ro).
  * Strings are escaped byte by byte: '"' '\\' and control bytes as JSON
  * escapes, and every byte >= 0x80 as \u00XX (one escape per byte), so the
  * line is ASCII and the original bytes can be recovered exactly.
@@ -41,6 +43,7 @@ struct audit_record {
 	uint64_t	 bytes_out;
 	uint64_t	 duration_us;
 	const char	*reason;	/* NULL or "": omitted */
+	const char	*mode;		/* workspace: "rw" or "ro"; else NULL */
 };
 
 /*
@@ -59,6 +62,10 @@ void	audit_from_verdict(struct audit_record *, const char *session,
  * Its char arrays must be NUL-terminated (the caller checked). */
 void	audit_from_event(struct audit_record *, const char *session,
 	    const struct msg_audit_event *ev);
+
+/* The record of the shared workspace (time set to now). */
+void	audit_from_workspace(struct audit_record *, const char *session,
+	    const char *path, bool readonly);
 
 /* Write the whole line to fd (retrying short writes).  0 or -1. */
 int	audit_write(int fd, const char *line, size_t len);

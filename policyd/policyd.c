@@ -14,6 +14,8 @@
  *             built-in default for the agent named in msg_policy_file.name.
  *             MSG_AUDIT_FD: the fd of audit.jsonl (opened O_APPEND by the
  *             parent); every verdict and AUDIT_EVENT becomes one line.
+ *             MSG_AUDIT_WORKSPACE (right after it, when a directory is
+ *             shared): the first line and row, the directory and rw|ro.
  *   database  the session's db/ directory, bound into the empty root at
  *             SANDBOX_DIR by the sandbox (the parent passes it on
  *             PROC_DIR_FD): session.db there (store.h) gets a row per
@@ -451,11 +453,33 @@ parent_audit_fd(void *ctx, struct imsg *imsg)
 	pd->audit_failed = false;
 }
 
+/* The session's first record: the directory shared at /workspace. */
+static void
+parent_audit_workspace(void *ctx, struct imsg *imsg)
+{
+	struct child	*c = ctx;
+	struct policyd	*pd = c->ctx;
+	struct msg_audit_workspace aw;
+	struct audit_record r;
+
+	memcpy(&aw, imsg->data, sizeof(aw));
+	if (memchr(aw.path, '\0', sizeof(aw.path)) == NULL ||
+	    aw.path[0] != '/' || aw.readonly > 1)
+		fatalx("parent: malformed AUDIT_WORKSPACE");
+	audit_from_workspace(&r, c->session_id, aw.path, aw.readonly != 0);
+	audit(pd, &r);
+	if (pd->store != NULL)
+		store_event(pd->store, &r);
+}
+
 static const struct imsg_handler policyd_parent_handlers[] = {
 	{ MSG_POLICY_FILE, sizeof(struct msg_policy_file),
 	    POLICYD_PARENT_MAXLEN, IMSG_FD_NONE, parent_policy_file },
 	{ MSG_POLICY_COMMIT, 0, 0, IMSG_FD_NONE, parent_policy_commit },
 	{ MSG_AUDIT_FD, 0, 0, IMSG_FD_REQUIRED, parent_audit_fd },
+	{ MSG_AUDIT_WORKSPACE, sizeof(struct msg_audit_workspace),
+	    sizeof(struct msg_audit_workspace), IMSG_FD_NONE,
+	    parent_audit_workspace },
 };
 
 /* --- life ---------------------------------------------------------------- */

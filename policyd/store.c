@@ -33,7 +33,8 @@ static const char store_schema[] =
 	"  bytes_in INTEGER,"		/* from the guest */
 	"  bytes_out INTEGER,"		/* to the guest */
 	"  duration_us INTEGER,"
-	"  reason TEXT);"
+	"  reason TEXT,"
+	"  mode TEXT);"
 	"CREATE TABLE IF NOT EXISTS model_calls ("
 	"  id INTEGER PRIMARY KEY,"
 	"  time TEXT NOT NULL,"
@@ -59,8 +60,9 @@ static const char store_schema[] =
 
 static const char store_insert_event[] =
 	"INSERT INTO events (time, kind, host, port, method, path, verdict,"
-	" rule, source, status, bytes_in, bytes_out, duration_us, reason)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+	" rule, source, status, bytes_in, bytes_out, duration_us, reason, mode)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+	" ?15)";
 
 static const char store_insert_model[] =
 	"INSERT INTO model_calls (time, api, host, path, status, model,"
@@ -262,6 +264,7 @@ store_event(struct store *st, const struct audit_record *r)
 		rc |= sqlite3_bind_int64(s, 13, i64(r->duration_us));
 		rc |= bind_opt_text(s, 14, r->reason);
 	}
+	rc |= bind_opt_text(s, 15, r->mode);
 	run_insert(st, s, rc, "insert an event");
 }
 

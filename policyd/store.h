@@ -6,7 +6,8 @@
  *   meta(key, value)            schema version, session id
  *   events(...)                 one row per connection, request, DNS query
  *                               and refusal: netproxy's outcome joined with
- *                               the verdict that allowed or denied it
+ *                               the verdict that allowed or denied it,
+ *                               and the shared workspace (mode rw|ro)
  *   model_calls(...)            one row per model-API call, tokens and cost
  * WAL journal, synchronous=NORMAL: a committed row survives a killed
  * policyd (it is in the WAL, which the next reader replays); a power cut
@@ -26,7 +27,7 @@
 #include "event.h"
 #include "msg.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2	/* 2: events.mode (the workspace) */
 #define STORE_COMMIT_MS		100	/* a batch commits at most this late */
 
 struct store;

@@ -7,6 +7,7 @@ usage: test_cli.py CAPSEMCTL CERTD POLICYD NETPROXY VMM
 Runs real host-only sessions (as root, as CI does).
 """
 import json
+import sqlite3
 import os
 import re
 import signal
@@ -116,20 +117,32 @@ class CliTest(unittest.TestCase):
         self.assertIs(j[a]["running"], False)
 
     def test_list_counts_verdicts(self):
+        """REQUESTS and DENIED: the session database's events (policyd
+        writes them; rows added here the way it does), the workspace row
+        not counted."""
         p, sid = self.start("claude")
-        audit = os.path.join(self.env["CAPSEM_HOME"], "sessions", sid,
-                             "audit.jsonl")
-        # what policyd writes: verdict lines, then outcome lines
-        with open(audit, "a") as f:
-            for verdict in ("allow", "deny", "deny"):
-                f.write(json.dumps({"time": "t", "session": sid,
-                                    "event": "request", "host": "h",
-                                    "port": 443, "verdict": verdict,
-                                    "rule": "r", "source": "f:1"}) + "\n")
-            f.write(json.dumps({"time": "t", "event": "request",
-                                "verdict": "allow", "status": 200,
-                                "duration_us": 5}) + "\n")
-            f.write("not json\n" + "x" * 20000 + "\n")
+        path = os.path.join(self.env["CAPSEM_HOME"], "sessions", sid, "db",
+                            "session.db")
+        db = None
+        for _ in range(300):    # policyd makes it as it starts (bounded)
+            try:
+                db = sqlite3.connect("file:%s?mode=rw" % path, uri=True,
+                                     timeout=10)
+                db.execute("SELECT 1 FROM events LIMIT 1")
+                break
+            except sqlite3.Error:
+                if db is not None:
+                    db.close()
+                db = None
+                time.sleep(0.05)
+        self.assertIsNotNone(db, "no database")
+        with db:
+            for kind, verdict in (("conn", "allow"), ("request", "deny"),
+                                  ("dns", "deny"), ("workspace", "allow")):
+                db.execute("INSERT INTO events (time, kind, host, port,"
+                           " verdict) VALUES ('t', ?, 'h', 443, ?)",
+                           (kind, verdict))
+        db.close()
         self.assertRegex(self.rows()[sid], r" running +3 +2$")
 
     def test_list_stale_and_prune(self):

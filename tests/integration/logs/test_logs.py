@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """`capsemctl logs`: a real `capsemctl proxy` session, an allowed and a
 denied request with curl against a real TLS upstream (upstream.py), then
-the session's audit lines read back readable, as JSON, followed with -f,
-and made safe when the file holds hostile bytes.
+the session's events read back from its database (db/session.db,
+written by capsem-policyd) readable, as JSON Lines, followed with -f,
+counted by `list`, and made safe when the database holds hostile bytes.
 
 usage: test_logs.py CAPSEMCTL CERTD POLICYD NETPROXY UPSTREAM_PY
 
@@ -12,6 +13,7 @@ Exits 77 (skipped) when this capsemctl has no `logs` command.
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -46,6 +48,30 @@ def curl(ca, proxy_port, host, path):
             timeout=60)
     out = r.stdout.rsplit(b'\n', 1)
     return (out[1].decode() if len(out) == 2 else '000'), out[0]
+
+
+EVENT_KEYS = ('id', 'event', 'host', 'port', 'method', 'path', 'verdict',
+              'rule', 'source', 'status', 'bytes_in', 'bytes_out',
+              'duration_us', 'reason', 'mode')
+
+
+def db_rows(path):
+    """The events table, read-only, as dicts in id order."""
+    db = sqlite3.connect('file:%s?mode=ro' % path, uri=True)
+    db.row_factory = sqlite3.Row
+    rows = [dict(r) for r in db.execute('SELECT * FROM events ORDER BY id')]
+    db.close()
+    return rows
+
+
+def as_json(row, sid):
+    """What `logs --json` must print for a row: its non-NULL values."""
+    want = {'time': row['time'], 'session': sid}
+    for k in EVENT_KEYS:
+        v = row['kind' if k == 'event' else k]
+        if v is not None:
+            want[k] = v
+    return want
 
 
 def terminal_safe(data):
@@ -135,17 +161,17 @@ def checks(d, capsemctl, upstream_py):
     check('logs -f ends when the session does', followed and
           follower.returncode == 0, ferr.decode())
 
-    audit_path = os.path.join(home, 'sessions', sid, 'audit.jsonl')
-    with open(audit_path, 'rb') as f:
-        audit_raw = f.read()
-    audit = [json.loads(l) for l in audit_raw.decode().splitlines()]
-    allowed = [a for a in audit if a.get('host') == HOST and
-               a.get('verdict') == 'allow' and a.get('path') == '/hello']
-    denied = [a for a in audit if a.get('host') == DENIED and
-              a.get('verdict') == 'deny']
-    check('the audit file has the allowed request', allowed, audit)
-    check('the audit file has the denied host with a rule',
-          denied and denied[0].get('rule'), audit)
+    db_path = os.path.join(home, 'sessions', sid, 'db', 'session.db')
+    rows = db_rows(db_path)
+    allowed = [r for r in rows if r['host'] == HOST and
+               r['verdict'] == 'allow' and r['path'] == '/hello' and
+               r['kind'] == 'request']
+    denied = [r for r in rows if r['host'] == DENIED and
+              r['verdict'] == 'deny']
+    check('the database has the allowed request, with its status',
+          allowed and allowed[0]['status'] == 200, rows)
+    check('the database has the denied host with a rule',
+          denied and denied[0]['rule'], rows)
     if not (allowed and denied):
         return
 
@@ -155,84 +181,126 @@ def checks(d, capsemctl, upstream_py):
     lines = out.splitlines()
     check('logs <id> (ended session): exit 0', r.returncode == 0,
           r.stderr.decode())
-    check('one readable line per audit line', len(lines) == len(audit),
-          '%d lines for %d events:\n%s' % (len(lines), len(audit), out))
+    check('one readable line per event', len(lines) == len(rows),
+          '%d lines for %d events:\n%s' % (len(lines), len(rows), out))
     ok_lines = [l for l in lines if ' allow ' in l and HOST in l and
-                'GET' in l and '/hello' in l and 'status 200' in l]
-    check('the allowed request is shown (verdict, method, host, path, status)',
-          ok_lines, out)
+                'GET' in l and '/hello' in l and 'status 200' in l and
+                'B up' in l and 'B down' in l]
+    check('the allowed request is shown (verdict, method, host, path, '
+          'status, bytes)', ok_lines, out)
     rule = denied[0]['rule']
     deny_lines = [l for l in lines if ' deny ' in l and DENIED in l and
                   ('rule %s (' % rule) in l and 'user.toml:' in l]
     check('the denied request is shown with its rule and file:line',
           deny_lines, '%r not in\n%s' % (rule, out))
-    check('lines start with the event time',
-          all(l.startswith(a['time']) for l, a in zip(lines, audit)), out)
-    check('logs -f printed the same lines', fout == r.stdout,
+    check('lines start with the event time, in the order of the events',
+          all(l.startswith(e['time']) for l, e in zip(lines, rows)), out)
+    check('logs -f printed the same lines (nothing committed after the '
+          'session ended was missed)', fout == r.stdout,
           '%r\n%r' % (fout, r.stdout))
 
-    # --json: the audit lines as they are, and only those.
+    # --json: one object per event, the database's values.
     r = ctl('logs', '--json', sid)
     check('logs --json: exit 0', r.returncode == 0, r.stderr.decode())
     try:
         parsed = [json.loads(l) for l in r.stdout.decode().splitlines()]
     except ValueError as e:
-        parsed = None
+        parsed = []
         check('logs --json lines parse as JSON', False, e)
-    check('logs --json equals audit.jsonl byte for byte',
-          r.stdout == audit_raw, '%r\n%r' % (r.stdout, audit_raw))
-    check('logs --json parses to the audit events', parsed == audit)
+    check('logs --json: one object per event, each the row\'s values',
+          parsed == [as_json(e, sid) for e in rows],
+          '%r\n%r' % (parsed[:3], [as_json(e, sid) for e in rows][:3]))
+    check('logs --json is terminal-safe', terminal_safe(r.stdout))
+    r = ctl('list', '--json')
+    try:
+        listed = [x for x in json.loads(r.stdout)
+                  if x.get('id') == sid]
+    except (ValueError, KeyError, TypeError):
+        listed = []
+    outcomes = [e for e in rows if e['kind'] != 'workspace']
+    check('list counts the requests and refusals in the database',
+          listed and listed[0].get('requests') == len(outcomes) and
+          listed[0].get('denied') ==
+          len([e for e in outcomes if e['verdict'] == 'deny']),
+          '%r, %d outcomes' % (listed, len(outcomes)))
 
-    # Hostile lines appended by hand: raw ESC/BEL/CSI bytes (not JSON), a
-    # valid JSON line whose strings decode to control bytes, and a 100 kB
-    # line.  Nothing reaches the terminal unescaped; nothing aborts.
-    hostile_raw = (b'{"time":"\x1b]0;owned\x07","host":"\x1b[2J\x9bx",'
-                   b'"verdict":"deny"}')
-    hostile_json = (b'{"time":"2030-01-01T00:00:00.000Z","event":"request",'
-                    b'"host":"evil\\u001b[31m.test","port":443,'
-                    b'"path":"/\\u009b\\u0007\\r","verdict":"deny",'
-                    b'"rule":"x\\"y"}')
-    long_line = b'{"pad":"' + b'A' * 100000 + b'"}'
-    tail = (b'{"time":"2030-01-01T00:00:01.000Z","event":"conn",'
-            b'"host":"after.test","port":443,"verdict":"allow","rule":"r"}')
-    with open(audit_path, 'ab') as f:
-        f.write(b'\n'.join([hostile_raw, hostile_json, long_line, tail]) + b'\n')
+    # Hostile values written into the database by hand: control bytes,
+    # bytes >= 0x80, a 100 kB path, a port that is not a number.  Nothing
+    # reaches the terminal unescaped; --json keeps every byte.
+    hostile = {'time': b'\x1b]0;owned\x07', 'kind': b'request',
+               'host': b'evil\x1b[31m\x9b.test', 'port': b'x443',
+               'method': b'GET', 'path': b'/\xff\x07\r', 'verdict': b'deny',
+               'rule': b'x"y\\', 'source': b'user.toml:1', 'status': 403,
+               'bytes_in': 1, 'bytes_out': 2, 'duration_us': 3}
+    long_path = b'/' + b'A' * 100000
+    db = sqlite3.connect(db_path)
+    with db:
+        for ev in (hostile, {'time': b'2030-01-01T00:00:00.000Z',
+                             'kind': b'request', 'host': b'long.test',
+                             'port': 443, 'path': long_path,
+                             'verdict': b'allow'},
+                   {'time': b'2030-01-01T00:00:01.000Z', 'kind': b'conn',
+                    'host': b'after.test', 'port': 443,
+                    'verdict': b'allow', 'rule': b'r'}):
+            cols = ', '.join(ev)
+            vals = ', '.join('CAST(? AS TEXT)' if isinstance(v, bytes)
+                             else '?' for v in ev.values())
+            db.execute('INSERT INTO events (%s) VALUES (%s)' % (cols, vals),
+                       list(ev.values()))
+    db.close()
     r = ctl('logs', sid)
     out = r.stdout
-    check('hostile lines: exit 0', r.returncode == 0, r.stderr.decode())
-    check('hostile lines: output is terminal-safe (no control bytes, '
+    check('hostile values: exit 0', r.returncode == 0, r.stderr.decode())
+    check('hostile values: output is terminal-safe (no control bytes, '
           'no bytes >= 0x80)', terminal_safe(out), repr(out[-600:]))
     lines = out.decode('ascii', 'replace').splitlines()
-    check('hostile lines: every line still shown',
-          len(lines) == len(audit) + 4, '%d lines' % len(lines))
-    if len(lines) == len(audit) + 4:
-        raw_l, json_l, long_l, tail_l = lines[-4:]
-        check('a malformed line is printed raw-escaped',
-              raw_l == '[malformed] {"time":"\\x1b]0;owned\\x07",'
-                       '"host":"\\x1b[2J\\x9bx","verdict":"deny"}', raw_l)
-        check('JSON escapes of control bytes are shown escaped',
-              'evil\\x1b[31m.test:443/\\x9b\\x07\\r' in json_l and
-              'rule x"y' in json_l, json_l)
-        check('an over-long line is cut and marked',
-              long_l.startswith('[malformed] {"pad":"AAAA') and
-              long_l.endswith(' [cut]') and len(long_l) < 70000,
+    check('hostile values: every event still shown',
+          len(lines) == len(rows) + 3, '%d lines' % len(lines))
+    if len(lines) == len(rows) + 3:
+        bad_l, long_l, tail_l = lines[-3:]
+        check('control bytes and bytes >= 0x80 are shown as \\xHH',
+              bad_l.startswith('\\x1b]0;owned\\x07 ') and
+              'evil\\x1b[31m\\x9b.test:x443/\\xff\\x07\\r' in bad_l and
+              'rule x"y\\\\' in bad_l, bad_l)
+        check('a long value is cut and marked',
+              long_l.endswith('AAA...') and len(long_l) < 8000,
               '%d bytes' % len(long_l))
-        check('the line after the long one is intact',
+        check('the event after the long one is intact',
               tail_l.startswith('2030-01-01T00:00:01.000Z allow conn') and
               'after.test:443' in tail_l, tail_l)
     r = ctl('logs', '--json', sid)
     jl = r.stdout.splitlines()
-    check('--json leaves out what is not a JSON object',
-          r.returncode == 0 and len(jl) == len(audit) + 2 and
-          jl[-2] == hostile_json and jl[-1] == tail and
-          b'not a JSON object' in r.stderr, r.stderr.decode())
-    check('--json output is terminal-safe', terminal_safe(r.stdout))
+    check('--json: exit 0, every event, terminal-safe',
+          r.returncode == 0 and len(jl) == len(rows) + 3 and
+          terminal_safe(r.stdout), r.stderr.decode())
     try:
-        for l in jl:
-            json.loads(l)
-        check('--json lines still all parse', True)
+        objs = [json.loads(l) for l in jl]
     except ValueError as e:
+        objs = []
         check('--json lines still all parse', False, e)
+    if len(objs) == len(rows) + 3:
+        h, lg = objs[-3], objs[-2]
+        raw = lambda v: v.encode('latin-1')  # one \u00XX per byte
+        check('--json keeps the hostile bytes exactly (one escape per byte)',
+              raw(h['host']) == hostile['host'] and
+              raw(h['path']) == hostile['path'] and
+              raw(h['time']) == hostile['time'] and h['port'] == 'x443' and
+              h['status'] == 403, repr(h))
+        check('--json does not cut a long value',
+              raw(lg['path']) == long_path, len(lg['path']))
+
+    # A file that is not a database: one line, exit 1.
+    bad_sid = 'badbad00'
+    os.makedirs(os.path.join(home, 'sessions', bad_sid, 'db'))
+    with open(os.path.join(home, 'sessions', bad_sid, 'db', 'session.db'),
+              'wb') as f:
+        f.write(b'\x1b[2J not a database' * 100)
+    r = ctl('logs', bad_sid)
+    err = r.stderr.decode()
+    check('a corrupt database: exit 1, one line naming it',
+          r.returncode == 1 and err.count('\n') == 1 and
+          err.startswith('capsemctl: logs: session %s: ' % bad_sid) and
+          'not a database' in err and terminal_safe(r.stderr), err)
 
     # Errors.
     for bad in ('../etc', '.hidden', 'a' * 40, 'x\x1b[2J'):

@@ -757,7 +757,7 @@ def db_checks(home, sid, lines):
         return
     rows = [dict(r) for r in db.execute('SELECT * FROM events ORDER BY id')]
     meta = dict(db.execute('SELECT key, value FROM meta').fetchall())
-    check('database: schema 1, the session id', meta.get('schema') == '1'
+    check('database: schema 2, the session id', meta.get('schema') == '2'
           and meta.get('session') == sid, repr(meta))
     want = [l for l in lines if 'status' in l] + \
         [l for l in lines if l.get('event') == 'conn']

@@ -6,6 +6,7 @@ usage: test_session.py CAPSEMCTL CERTD POLICYD NETPROXY VMM FSD
 Runs as root (as CI does): it looks into other processes' namespaces.
 """
 import json
+import sqlite3
 import os
 import re
 import signal
@@ -213,6 +214,22 @@ class SessionTest(unittest.TestCase):
         code, err = s.finish()
         self.assertEqual(code, 0, err)
         self.assertTrue(wait_gone(list(s.children.values())))
+        # policyd recorded it first, in audit.jsonl and in the database,
+        # and `logs` shows it
+        sdir = os.path.join(s.env["CAPSEM_HOME"], "sessions", s.id)
+        with open(os.path.join(sdir, "audit.jsonl")) as f:
+            first = json.loads(f.readline())
+        self.assertEqual((first["event"], first["path"], first["mode"],
+                          first["session"]), ("workspace", ws, "rw", s.id))
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(
+            sdir, "db", "session.db"), uri=True)
+        row = db.execute("SELECT kind, path, mode FROM events ORDER BY id"
+                         " LIMIT 1").fetchone()
+        db.close()
+        self.assertEqual(row, ("workspace", ws, "rw"))
+        shown = s.ctl("logs", s.id).stdout.splitlines()
+        self.assertTrue(shown and shown[0].endswith(" workspace %s rw" % ws),
+                        shown[:2])
 
     def test_workspace_refused_before_start(self):
         """/ and a missing directory: one line, exit 1, nothing started."""
