@@ -816,6 +816,13 @@ modelcall_classify(const char *host, const char *method, const char *path,
 		return MODEL_API_NONE;
 	q = memchr(path, '?', pathlen);
 	n = q != NULL ? (size_t)(q - path) : pathlen;
+	/*
+	 * The judged path keeps one trailing '/' (policyd refuses "//"): an
+	 * endpoint with it counts as the endpoint, whether or not the API
+	 * serves it, so that no spelling escapes the record or the budget.
+	 */
+	if (n > 1 && path[n - 1] == '/')
+		n--;
 	if (strcmp(host, "api.anthropic.com") == 0)
 		return span_eq(path, n, "/v1/messages") ?
 		    MODEL_API_ANTHROPIC_MESSAGES : MODEL_API_NONE;

@@ -51,7 +51,8 @@ struct model_usage {
 
 /*
  * Which API a request is.  host: lower case, no port; path: the request
- * target including the query.  Anything not exactly one of the model call
+ * target including the query, normalised by policyd (one trailing '/'
+ * is the endpoint itself).  Anything not exactly one of the model call
  * endpoints (count_tokens, countTokens, "..", other methods) is NONE.
  */
 enum model_api modelcall_classify(const char *host, const char *method,

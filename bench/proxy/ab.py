@@ -5,8 +5,9 @@ alike.  For a change that may cost proxy throughput: run the build before it
 as A and after it as B.  Prints each round and, per scenario, the median
 req/s of each build and B/A.  No thresholds: this prints, it does not judge.
 
-usage: ab.py BUILD_A BUILD_B [ROUNDS] [SECONDS]
-(see run.sh for what it needs installed; same load generator, h2load --h1)"""
+usage: ab.py BUILD_A BUILD_B [ROUNDS] [SECONDS] [SCENARIO_PREFIX]
+(see run.sh for what it needs installed; same load generator, h2load --h1;
+SCENARIO_PREFIX runs only the scenarios whose name starts with it)"""
 import os
 import shutil
 import signal
@@ -41,6 +42,10 @@ def main():
     builds = [os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])]
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     seconds = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+    only = sys.argv[5] if len(sys.argv) > 5 else ''
+    scenarios = [sc for sc in SCENARIOS if sc[0].startswith(only)]
+    if not scenarios:
+        sys.exit('ab.py: no scenario starts with %r' % only)
     signal.signal(signal.SIGTERM, bench.on_term)
     signal.signal(signal.SIGINT, bench.on_term)
     d = tempfile.mkdtemp(prefix='capsem-ab-')
@@ -60,7 +65,7 @@ def main():
             ports.append(port)
         for r in range(rounds):
             order = (0, 1) if r % 2 == 0 else (1, 0)
-            for sc in SCENARIOS:
+            for sc in scenarios:
                 for i in order:
                     res = one(d, ports[i], sc, seconds)
                     rps = res['rps'] if res else 0.0
@@ -72,7 +77,7 @@ def main():
                                                        rounds))
         print('%-36s %10s %10s %7s' % ('scenario', 'A req/s', 'B req/s',
                                        'B/A'))
-        for sc in SCENARIOS:
+        for sc in scenarios:
             a = statistics.median(got[(sc[0], 0)])
             b = statistics.median(got[(sc[0], 1)])
             print('%-36s %10.0f %10.0f %7.2f' % (sc[0], a, b,
