@@ -38,6 +38,13 @@ for f in cli/capsemctl certd/capsem-certd policyd/capsem-policyd \
 		exit 1
 	fi
 done
+for t in nginx h2load openssl python3 unshare git meson ninja; do
+	if ! command -v "$t" >/dev/null 2>&1; then
+		echo "bench/audit: $t not installed (apt-get install nginx" \
+		    "nghttp2-client openssl meson ninja-build)" >&2
+		exit 1
+	fi
+done
 commit=$(git -C "$top" rev-parse --verify "$base^{commit}") || {
 	echo "bench/audit: $base is not a commit of $top" >&2
 	exit 1
