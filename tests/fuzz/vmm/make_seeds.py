@@ -6,6 +6,9 @@ used +0x140, 16 entries), packets from 0x600, receive buffers from 0x1000.
 boot: a minimal bzImage setup header and a minimal ELF64 with a PVH note.
 fs: the hiprio and request rings as vsock's, FUSE requests from 0x600,
 reply buffers from 0x4000.
+snapfile: a whole state as vmm/snap/snapfile.h lays it out (mode byte 0),
+and writer records (mode byte 1: type, instance, length, bytes; 0xff ends
+them; then offset/xor changes).
 """
 import os
 import struct
@@ -142,3 +145,30 @@ write('seeds/fs', 'forget-write', fs_seed([fs_forget, fs_bforget],
                                           [fs_write], split=True))
 write('seeds/fs', 'small-reply', fs_seed([], [fs_lookup, fs_init],
                                          reply_len=16))
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+
+
+def snap_state(sections, build=b'capsem-vmm seed', vendor=b'AuthenticAMD'):
+    body = b''
+    for typ, inst, payload in sections:
+        h = struct.pack('<IIQ', typ, inst, len(payload))
+        body += h + struct.pack('<II', crc32c(payload, crc32c(h)), 0)
+        body += payload + bytes(-len(payload) % 8)
+    head = (b'CAPSEMSS' + struct.pack('<II', 1, 128) + build.ljust(48, b'\0') +
+            vendor + struct.pack('<IQIIQ', 0x1234abcd, 4096, 0, len(sections),
+                                 len(body)) + bytes(20))
+    return head + struct.pack('<I', crc32c(head)) + body
+
+
+write('seeds/snapfile', 'state', b'\0' + snap_state(
+    [(1, 0, b'vcpu registers' * 20), (1, 1, b''), (5, 2, b'vsock queue')]))
+write('seeds/snapfile', 'writer', b'\1' + bytes([1, 0, 9]) + b'vcpu zero' +
+      bytes([5, 3, 5]) + b'vsock' + b'\xff' + bytes([130, 0, 1, 10, 0, 4]))
