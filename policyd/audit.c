@@ -35,16 +35,110 @@ puts_(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
+/* Does byte c stand for itself inside a JSON string (json_escape_byte)? */
+static bool
+json_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 static void
 put_json_bytes(struct out *o, const char *s, size_t n)
 {
 	char	 esc[JSON_BYTE_ESCAPED_MAX];
-	size_t	 i;
+	size_t	 i, run;
 
 	put(o, "\"", 1);
-	for (i = 0; i < n; i++)
-		put(o, esc, json_escape_byte((unsigned char)s[i], esc));
+	for (i = 0; i < n; i += run) {
+		/* the bytes that need no escape, in one copy */
+		for (run = 0; i + run < n && json_plain((unsigned char)s[i +
+		    run]); run++)
+			;
+		if (run > 0)
+			put(o, s + i, run);
+		else {
+			put(o, esc, json_escape_byte((unsigned char)s[i], esc));
+			run = 1;
+		}
+	}
 	put(o, "\"", 1);
+}
+
+/* v in decimal into out (room for 20 digits); returns the length. */
+static size_t
+u64_text(uint64_t v, char *out)
+{
+	char	 rev[20];
+	size_t	 n = 0, i;
+
+	do {
+		rev[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (i = 0; i < n; i++)
+		out[i] = rev[n - 1 - i];
+	return n;
+}
+
+size_t
+audit_time_text(const struct timespec *when, char *out)
+{
+	struct tm tm;
+	time_t	 t = when->tv_sec;
+	long	 ms = when->tv_nsec / 1000000;
+	int	 year;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	year = tm.tm_year + 1900;
+	if (year < 0 || year > 9999)
+		year = 0;
+	if (ms < 0 || ms > 999)
+		ms = 0;
+	/* YYYY-MM-DDTHH:MM:SS.mmmZ */
+	out[0] = (char)('0' + year / 1000);
+	out[1] = (char)('0' + year / 100 % 10);
+	out[2] = (char)('0' + year / 10 % 10);
+	out[3] = (char)('0' + year % 10);
+	out[4] = '-';
+	out[5] = (char)('0' + (tm.tm_mon + 1) / 10);
+	out[6] = (char)('0' + (tm.tm_mon + 1) % 10);
+	out[7] = '-';
+	out[8] = (char)('0' + tm.tm_mday / 10);
+	out[9] = (char)('0' + tm.tm_mday % 10);
+	out[10] = 'T';
+	out[11] = (char)('0' + tm.tm_hour / 10);
+	out[12] = (char)('0' + tm.tm_hour % 10);
+	out[13] = ':';
+	out[14] = (char)('0' + tm.tm_min / 10);
+	out[15] = (char)('0' + tm.tm_min % 10);
+	out[16] = ':';
+	out[17] = (char)('0' + tm.tm_sec / 10);
+	out[18] = (char)('0' + tm.tm_sec % 10);
+	out[19] = '.';
+	out[20] = (char)('0' + ms / 100);
+	out[21] = (char)('0' + ms / 10 % 10);
+	out[22] = (char)('0' + ms % 10);
+	out[23] = 'Z';
+	out[24] = '\0';
+	return AUDIT_TIME_LEN;
+}
+
+size_t
+audit_source_text(const char *file, unsigned line, char *out, size_t outlen)
+{
+	size_t	 n = strlen(file);
+
+	if (outlen < n + 22) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return 0;
+	}
+	memcpy(out, file, n);
+	out[n++] = ':';
+	n += u64_text(line, out + n);
+	out[n] = '\0';
+	return n;
 }
 
 static void
@@ -59,32 +153,26 @@ field_str(struct out *o, const char *key, const char *s, size_t n)
 static void
 field_num(struct out *o, const char *key, uint64_t v)
 {
-	char	 num[32];
+	char	 num[20];
 
-	snprintf(num, sizeof(num), ",\"%s\":%" PRIu64, key, v);
-	puts_(o, num);
+	put(o, ",\"", 2);
+	puts_(o, key);
+	put(o, "\":", 2);
+	put(o, num, u64_text(v, num));
 }
 
 size_t
 audit_format(const struct audit_record *r, char *buf, size_t buflen)
 {
 	struct out o = { buf, buflen, 0, false };
-	struct tm tm;
-	char	 ts[64], source[MSG_FILE_MAX + 16];
-	time_t	 t = r->when.tv_sec;
-	int	 n;
+	char	 ts[AUDIT_TIME_LEN + 1], source[MSG_FILE_MAX + 24];
+	size_t	 n;
 
 	if (buflen == 0)
 		return 0;
-	if (gmtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	n = snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, r->when.tv_nsec / 1000000);
-	if (n < 0 || (size_t)n >= sizeof(ts))
-		ts[0] = '\0';
+	n = audit_time_text(&r->when, ts);
 	puts_(&o, "{\"time\":");
-	put_json_bytes(&o, ts, strlen(ts));
+	put_json_bytes(&o, ts, n);
 	field_str(&o, "session", r->session ? r->session : "",
 	    r->session ? strlen(r->session) : 0);
 	field_str(&o, "event", r->event, strlen(r->event));
@@ -106,8 +194,9 @@ audit_format(const struct audit_record *r, char *buf, size_t buflen)
 	if (r->rule != NULL && r->rule[0] != '\0')
 		field_str(&o, "rule", r->rule, strlen(r->rule));
 	if (r->file != NULL && r->file[0] != '\0') {
-		snprintf(source, sizeof(source), "%s:%u", r->file, r->line);
-		field_str(&o, "source", source, strlen(source));
+		n = audit_source_text(r->file, r->line, source,
+		    sizeof(source));
+		field_str(&o, "source", source, n);
 	}
 	if (r->has_outcome) {
 		field_num(&o, "status", r->status);

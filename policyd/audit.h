@@ -52,6 +52,18 @@ struct audit_record {
  */
 size_t	audit_format(const struct audit_record *, char *buf, size_t buflen);
 
+#define AUDIT_TIME_LEN	24	/* YYYY-MM-DDTHH:MM:SS.mmmZ */
+
+/* when (UTC, milliseconds) as AUDIT_TIME_LEN bytes and a NUL into out. */
+size_t	audit_time_text(const struct timespec *when, char *out);
+
+/*
+ * "file:line" into out, NUL-terminated; its length, or 0 (out empty) if
+ * outlen < strlen(file) + 22.
+ */
+size_t	audit_source_text(const char *file, unsigned line, char *out,
+	    size_t outlen);
+
 /* A record for a verdict policyd gave (times set to now). */
 void	audit_from_verdict(struct audit_record *, const char *session,
 	    const char *event, const char *host, uint16_t port,

@@ -141,20 +141,6 @@ store_begin(struct store *st)
 	return 0;
 }
 
-static void
-time_text(const struct timespec *when, char *buf, size_t len)
-{
-	struct tm tm;
-	time_t	 t = when->tv_sec;
-
-	if (gmtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	if (snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, when->tv_nsec / 1000000) < 0)
-		buf[0] = '\0';
-}
-
 static int
 bind_opt_text(sqlite3_stmt *stmt, int i, const char *s)
 {
@@ -235,15 +221,16 @@ void
 store_event(struct store *st, const struct audit_record *r)
 {
 	sqlite3_stmt	*s = st->ins_event;
-	char		 ts[64], source[MSG_FILE_MAX + 16];
+	char		 ts[AUDIT_TIME_LEN + 1], source[MSG_FILE_MAX + 24];
 	int		 rc;
 
 	if (store_begin(st) == -1)
 		return;
-	time_text(&r->when, ts, sizeof(ts));
+	(void)audit_time_text(&r->when, ts);
 	source[0] = '\0';
 	if (r->file != NULL && r->file[0] != '\0')
-		snprintf(source, sizeof(source), "%s:%u", r->file, r->line);
+		(void)audit_source_text(r->file, r->line, source,
+		    sizeof(source));
 	rc = sqlite3_bind_text(s, 1, ts, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(s, 2, r->event, -1, SQLITE_STATIC);
 	rc |= sqlite3_bind_text(s, 3, r->host ? r->host : "", -1,
@@ -274,13 +261,13 @@ store_model_call(struct store *st, const struct msg_model_event *m,
 {
 	sqlite3_stmt	*s = st->ins_model;
 	struct timespec	 now;
-	char		 ts[64];
+	char		 ts[AUDIT_TIME_LEN + 1];
 	int		 rc;
 
 	if (store_begin(st) == -1)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
-	time_text(&now, ts, sizeof(ts));
+	(void)audit_time_text(&now, ts);
 	rc = sqlite3_bind_text(s, 1, ts, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(s, 2, api_name(m->api), -1, SQLITE_STATIC);
 	rc |= sqlite3_bind_text(s, 3, m->host, -1, SQLITE_TRANSIENT);

@@ -3,7 +3,8 @@
 interleaved (A B, then B A, ...) so that drift in machine load falls on both
 alike.  For a change that may cost proxy throughput: run the build before it
 as A and after it as B.  Prints each round and, per scenario, the median
-req/s of each build and B/A.  No thresholds: this prints, it does not judge.
+req/s of each build, B/A of those medians, and the median of the rounds'
+own B/A ("paired").  No thresholds: this prints, it does not judge.
 
 usage: ab.py BUILD_A BUILD_B [ROUNDS] [SECONDS] [SCENARIO_PREFIX]
 (see run.sh for what it needs installed; same load generator, h2load --h1;
@@ -75,13 +76,18 @@ def main():
         print()
         print('A = %s\nB = %s\n%d rounds, medians:' % (builds[0], builds[1],
                                                        rounds))
-        print('%-36s %10s %10s %7s' % ('scenario', 'A req/s', 'B req/s',
-                                       'B/A'))
+        # B/A of the medians, and the median of each round's own B/A (the
+        # two runs of a round are back to back: drift over the run falls
+        # on both, so the paired ratio is the steadier of the two)
+        print('%-36s %10s %10s %7s %9s' % ('scenario', 'A req/s', 'B req/s',
+                                           'B/A', 'paired'))
         for sc in scenarios:
-            a = statistics.median(got[(sc[0], 0)])
-            b = statistics.median(got[(sc[0], 1)])
-            print('%-36s %10.0f %10.0f %7.2f' % (sc[0], a, b,
-                                                 b / a if a else 0))
+            ra, rb = got[(sc[0], 0)], got[(sc[0], 1)]
+            a, b = statistics.median(ra), statistics.median(rb)
+            pairs = [y / x for x, y in zip(ra, rb) if x > 0]
+            print('%-36s %10.0f %10.0f %7.2f %9.2f' % (
+                sc[0], a, b, b / a if a else 0,
+                statistics.median(pairs) if pairs else 0))
     finally:
         for p in reversed(bench.procs):
             bench.stop(p)

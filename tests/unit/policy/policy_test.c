@@ -630,6 +630,43 @@ START_TEST(audit_event_line)
 }
 END_TEST
 
+START_TEST(audit_workspace_and_numbers)
+{
+	struct msg_audit_event ev;
+	struct audit_record r;
+	char	 buf[AUDIT_LINE_MAX];
+
+	audit_from_workspace(&r, "abc", "/home/u/pro\"j\xc3\xa9", true);
+	r.when.tv_sec = 4102444799;	/* 2099-12-31T23:59:59 */
+	r.when.tv_nsec = 999999999;
+	ck_assert_uint_gt(audit_format(&r, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "{\"time\":\"2099-12-31T23:59:59.999Z\","
+	    "\"session\":\"abc\",\"event\":\"workspace\","
+	    "\"path\":\"/home/u/pro\\\"j\\u00c3\\u00a9\",\"mode\":\"ro\"}\n");
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = AUDIT_DNS;
+	ev.status = 3;
+	ev.port = 53;
+	ev.bytes_in = UINT64_MAX;
+	ev.bytes_out = 0;
+	ev.duration_us = 1000000007;
+	ev.line = 4294967295u;
+	strcpy(ev.host, "x.test");
+	strcpy(ev.rule, "r");
+	strcpy(ev.file, "f");
+	audit_from_event(&r, "s", &ev);
+	r.when.tv_sec = 0;
+	r.when.tv_nsec = 5000000;
+	ck_assert_uint_gt(audit_format(&r, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "{\"time\":\"1970-01-01T00:00:00.005Z\","
+	    "\"session\":\"s\",\"event\":\"dns\",\"host\":\"x.test\","
+	    "\"port\":53,\"verdict\":\"deny\",\"rule\":\"r\","
+	    "\"source\":\"f:4294967295\",\"status\":3,"
+	    "\"bytes_in\":18446744073709551615,\"bytes_out\":0,"
+	    "\"duration_us\":1000000007}\n");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -656,6 +693,7 @@ main(void)
 	tcase_add_test(tc, workspace_show);
 	tcase_add_test(tc, audit_line);
 	tcase_add_test(tc, audit_event_line);
+	tcase_add_test(tc, audit_workspace_and_numbers);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
