@@ -86,8 +86,9 @@ img_copy_file() {
 img_copy_with_libs() {
 	local bin=$1 root=$2 dst=${3:-} line lib
 	img_copy_file "$bin" "$root" "$dst"
-	# ldd prints "not a dynamic executable" (status 1) for static binaries.
-	ldd "$bin" 2>/dev/null | while IFS= read -r line; do
+	# ldd prints "not a dynamic executable" (status 1) for static binaries:
+	# not a failure (under pipefail it would end the build, saying nothing)
+	{ ldd "$bin" 2>/dev/null || true; } | while IFS= read -r line; do
 		case $line in
 		*"not found"*) img_die "$bin: $line" ;;
 		*"=> /"*) lib=${line#*=> } ;;
