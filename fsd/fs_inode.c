@@ -144,7 +144,7 @@ fs_inode_add(struct fs_inodes *t, struct fs_inode *parent, const char *name,
     int fd, dev_t dev, ino_t ino, mode_t type)
 {
 	struct fs_inode	*n;
-	uint32_t	 slot, h;
+	uint32_t	 slot;
 	char		*copy = NULL;
 
 	if (parent != NULL && (n = fs_inode_find(t, dev, ino)) != NULL) {
@@ -175,11 +175,31 @@ fs_inode_add(struct fs_inodes *t, struct fs_inode *parent, const char *name,
 	n->nlookup = 1;
 	n->name = copy;
 	set_parent(t, n, parent);
-	h = hash_of(t, dev, ino);
-	n->hash_next = t->hash[h];
-	t->hash[h] = slot;
+	fs_inode_hash_in(t, n);
 	t->used++;
 	return n;
+}
+
+void
+fs_inode_hash_in(struct fs_inodes *t, struct fs_inode *n)
+{
+	uint32_t h = hash_of(t, n->dev, n->ino);
+
+	n->hash_next = t->hash[h];
+	t->hash[h] = (uint32_t)(n - t->slots);
+}
+
+void
+fs_inodes_refree(struct fs_inodes *t)
+{
+	uint32_t	 i;
+
+	t->free_head = FS_INODE_NONE;
+	for (i = t->max; i-- > 0;)
+		if (t->slots[i].fd == -1 && !t->slots[i].stale) {
+			t->slots[i].free_next = t->free_head;
+			t->free_head = i;
+		}
 }
 
 bool
@@ -196,6 +216,18 @@ fs_inode_forget(struct fs_inodes *t, uint64_t nodeid, uint64_t count)
 {
 	struct fs_inode *n;
 
+	if (nodeid > 1 && nodeid <= t->max && t->slots[nodeid - 1].stale) {
+		n = &t->slots[nodeid - 1];
+		n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;
+		if (n->nlookup == 0) {
+			memset(n, 0, sizeof(*n));
+			n->fd = -1;
+			n->free_next = t->free_head;
+			t->free_head = (uint32_t)(nodeid - 1);
+			t->used--;
+		}
+		return;
+	}
 	if ((n = fs_inode_get(t, nodeid)) == NULL || nodeid == 1)
 		return;
 	n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;

@@ -19,7 +19,10 @@
 #define FS_INODE_NONE	UINT32_MAX
 
 struct fs_inode {
-	int		 fd;		/* O_PATH|O_NOFOLLOW; -1: free slot */
+	int		 fd;		/* O_PATH|O_NOFOLLOW; -1: free or stale */
+	bool		 stale;		/* restored without a file (fs_snap.h):
+					 * held for its lookups, every use
+					 * ESTALE; no parent, not hashed */
 	dev_t		 dev;
 	ino_t		 ino;
 	mode_t		 type;		/* S_IFMT bits */
@@ -45,7 +48,7 @@ struct fs_inodes {
 int	fs_inodes_init(struct fs_inodes *, uint32_t max, int root_fd);
 void	fs_inodes_free(struct fs_inodes *);
 
-/* The node of a guest node id, or NULL (stale or never given). */
+/* The node of a guest node id, or NULL (stale, gone or never given). */
 struct fs_inode *fs_inode_get(struct fs_inodes *, uint64_t nodeid);
 uint64_t fs_inode_nodeid(const struct fs_inodes *, const struct fs_inode *);
 
@@ -68,7 +71,7 @@ struct fs_inode *fs_inode_add(struct fs_inodes *, struct fs_inode *parent,
  */
 bool	fs_inode_room(struct fs_inodes *);
 
-/* The guest dropped n lookups; the node may go. */
+/* The guest dropped n lookups; the node (stale ones too) may go. */
 void	fs_inode_forget(struct fs_inodes *, uint64_t nodeid, uint64_t n);
 
 /* The file of node was renamed to name in parent (or unlinked: NULL). */
@@ -76,5 +79,13 @@ int	fs_inode_moved(struct fs_inodes *, struct fs_inode *node,
 	    struct fs_inode *parent, const char *name);
 
 struct fs_inode *fs_inode_parent(struct fs_inodes *, const struct fs_inode *);
+
+/*
+ * For fs_snap.c, which fills slots of its own choosing: put every slot
+ * that is neither a node nor stale on the free list again; link node
+ * (fd, dev, ino set) into the (dev, ino) hash.
+ */
+void	fs_inodes_refree(struct fs_inodes *);
+void	fs_inode_hash_in(struct fs_inodes *, struct fs_inode *node);
 
 #endif
