@@ -199,12 +199,13 @@ drain_events(struct logs *l)
 	if (sqlite3_bind_int64(l->events, 1, l->last_id) != SQLITE_OK)
 		goto fail;
 	while ((rc = sqlite3_step(l->events)) == SQLITE_ROW) {
+		/* the id first: the texts below stay valid to the next step */
+		l->last_id = sqlite3_column_int64(l->events, AV_ID);
 		for (i = 0; i < AUDITVIEW_NFIELDS; i++) {
 			ev.v[i] = (const char *)sqlite3_column_text(l->events, i);
 			ev.len[i] = ev.v[i] == NULL ? 0 :
 			    (size_t)sqlite3_column_bytes(l->events, i);
 		}
-		l->last_id = sqlite3_column_int64(l->events, AV_ID);
 		count++;
 		if (l->json) {
 			need = auditview_json_size(&ev, l->id);

@@ -370,7 +370,6 @@ op_link(struct fs_server *s, const struct fs_req *r, uint8_t *payload,
 
 /* --- open files ---------------------------------------------------------- */
 
-#define FS_OPEN_FLAGS	(O_ACCMODE | O_APPEND | O_SYNC | O_DSYNC)
 
 static int
 open_reply(uint64_t fh, uint8_t *payload, size_t paycap, size_t *plen)

@@ -8,6 +8,8 @@
 #include <linux/fuse.h>
 #include <sys/stat.h>
 
+#include <fcntl.h>
+
 #include "fs_req.h"
 #include "msg.h"
 #include "fs_server.h"
@@ -38,7 +40,14 @@ int	fs_attr_reply(struct fs_server *, struct fs_inode *, uint8_t *payload,
 void	fs_fill_attr(const struct fs_server *, const struct stat *,
 	    struct fuse_attr *);
 
-/* Open files: fh -> fd. */
+/* The open(2) flags a guest's OPEN may carry through to the file. */
+#define FS_OPEN_FLAGS	(O_ACCMODE | O_APPEND | O_SYNC | O_DSYNC)
+
+/*
+ * Open files: fh -> fd.  FS_FILE_STALE: an fh a restored snapshot could
+ * not reopen (fs_snap.h): held until RELEASE, its fd -1 to every use.
+ */
+#define FS_FILE_STALE	(-2)
 int	fs_file_add(struct fs_server *, int fd, uint64_t *fh);
 int	fs_file_fd(struct fs_server *, uint64_t fh);
 void	fs_file_close(struct fs_server *, uint64_t fh);

@@ -72,7 +72,7 @@ fs_server_free(struct fs_server *s)
 	int	 i;
 
 	for (i = 0; i < FS_FILES_MAX; i++)
-		if (s->files[i] != -1)
+		if (s->files[i] >= 0)
 			close(s->files[i]);
 	fs_inodes_free(&s->inodes);
 }
@@ -215,7 +215,7 @@ fs_file_add(struct fs_server *s, int fd, uint64_t *fh)
 int
 fs_file_fd(struct fs_server *s, uint64_t fh)
 {
-	if (fh == 0 || fh > FS_FILES_MAX)
+	if (fh == 0 || fh > FS_FILES_MAX || s->files[fh - 1] < 0)
 		return -1;
 	return s->files[fh - 1];
 }
@@ -225,7 +225,8 @@ fs_file_close(struct fs_server *s, uint64_t fh)
 {
 	if (fh == 0 || fh > FS_FILES_MAX || s->files[fh - 1] == -1)
 		return;
-	close(s->files[fh - 1]);
+	if (s->files[fh - 1] >= 0)
+		close(s->files[fh - 1]);
 	s->files[fh - 1] = -1;
 }
 

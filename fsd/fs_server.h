@@ -28,7 +28,8 @@ struct fs_counters {
 
 struct fs_server {
 	struct fs_inodes inodes;
-	int		 files[FS_FILES_MAX];	/* fh - 1 -> fd; -1 free */
+	int		 files[FS_FILES_MAX];	/* fh - 1 -> fd; -1 free,
+						 * FS_FILE_STALE (fs_priv.h) */
 	bool		 initialized;		/* INIT answered */
 	bool		 readonly;
 	uint32_t	 guest_uid, guest_gid;

@@ -301,3 +301,120 @@ fs_snap_restore(struct fs_inodes *t, const uint8_t *buf, size_t len,
 	}
 	return 0;
 }
+
+/* --- open files ------------------------------------------------------------ */
+
+#define FILE_REC	12	/* fh, node id, flags */
+
+int
+fs_snap_files_save(struct fs_server *s, uint8_t **out, size_t *outlen)
+{
+	struct snapbuf	 b;
+	struct stat	 st;
+	struct fs_inode	*n;
+	uint32_t	 count = 0, nodeid;
+	int		 i, fl;
+
+	*out = NULL;
+	*outlen = 0;
+	memset(&b, 0, sizeof(b));
+	sb_put(&b, FS_SNAP_FILES_MAGIC, 8);
+	sb_u32(&b, 0);
+	for (i = 0; i < FS_FILES_MAX; i++) {
+		if (s->files[i] == -1)
+			continue;
+		nodeid = 0;
+		fl = 0;
+		if (s->files[i] >= 0 && fstat(s->files[i], &st) == 0 &&
+		    (fl = fcntl(s->files[i], F_GETFL)) != -1 &&
+		    (n = fs_inode_find(&s->inodes,
+		    st.st_dev, st.st_ino)) != NULL)
+			nodeid = (uint32_t)fs_inode_nodeid(&s->inodes, n);
+		sb_u32(&b, (uint32_t)i + 1);
+		sb_u32(&b, nodeid);
+		sb_u32(&b, nodeid != 0 ? (uint32_t)fl & FS_OPEN_FLAGS : 0);
+		count++;
+	}
+	if (b.failed) {
+		free(b.buf);
+		return -1;
+	}
+	b.buf[8] = (uint8_t)count;
+	b.buf[9] = (uint8_t)(count >> 8);
+	b.buf[10] = (uint8_t)(count >> 16);
+	b.buf[11] = (uint8_t)(count >> 24);
+	*out = b.buf;
+	*outlen = b.len;
+	return 0;
+}
+
+static void
+files_reset(struct fs_server *s)
+{
+	int	 i;
+
+	for (i = 0; i < FS_FILES_MAX; i++) {
+		if (s->files[i] >= 0)
+			close(s->files[i]);
+		s->files[i] = -1;
+	}
+}
+
+static int
+files_refuse(struct fs_server *s, char *why, size_t whylen, const char *fmt,
+    ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	files_reset(s);
+	return -1;
+}
+
+int
+fs_snap_files_restore(struct fs_server *s, const uint8_t *buf, size_t len,
+    uint32_t *stale, char *why, size_t whylen)
+{
+	struct fs_inode	*n;
+	uint32_t	 count, k, fh, nodeid, flags;
+	size_t		 off = 12;
+	int		 i, fd;
+
+	*stale = 0;
+	for (i = 0; i < FS_FILES_MAX; i++)
+		if (s->files[i] != -1)
+			return files_refuse(s, why, whylen, "files are open "
+			    "already");
+	if (len < 12 || memcmp(buf, FS_SNAP_FILES_MAGIC, 8) != 0)
+		return files_refuse(s, why, whylen, "not a file table (bad "
+		    "magic)");
+	if ((count = get32(buf + 8)) > FS_FILES_MAX)
+		return files_refuse(s, why, whylen, "%u open files, at most "
+		    "%d", count, FS_FILES_MAX);
+	if (len - off != (size_t)count * FILE_REC)
+		return files_refuse(s, why, whylen, "%u open files in %zu "
+		    "bytes", count, len - off);
+	for (k = 0; k < count; k++, off += FILE_REC) {
+		fh = get32(buf + off);
+		nodeid = get32(buf + off + 4);
+		flags = get32(buf + off + 8);
+		if (fh == 0 || fh > FS_FILES_MAX || s->files[fh - 1] != -1)
+			return files_refuse(s, why, whylen, "file %u: fh %u out "
+			    "of range or given twice", k, fh);
+		if ((flags & ~(uint32_t)FS_OPEN_FLAGS) != 0 ||
+		    (flags & O_ACCMODE) == O_ACCMODE)
+			return files_refuse(s, why, whylen, "file %u: bad flags "
+			    "0%o", k, flags);
+		s->files[fh - 1] = FS_FILE_STALE;
+		if (nodeid == 0 || (n = fs_inode_get(&s->inodes, nodeid)) ==
+		    NULL || (s->readonly && (flags & O_ACCMODE) != O_RDONLY) ||
+		    fs_reopen(s, n, (int)flags, &fd) != 0) {
+			(*stale)++;
+			continue;
+		}
+		s->files[fh - 1] = fd;
+	}
+	return 0;
+}

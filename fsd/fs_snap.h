@@ -16,6 +16,12 @@
  *   node comes back stale), u64 lookups, u32 type (S_IFMT bits),
  *   u32 name length (0-255), the name (no '/' or NUL, not "." or "..").
  * The bytes are read back from the snapshot: untrusted (fuzzed).
+ *
+ * Open files (the guest's fh) after the nodes: "FSFILES1", u32 count,
+ * then per fh: u32 fh, u32 node id (0: none), u32 open flags (those of
+ * FS_OPEN_FLAGS).  Each is reopened from its node with its flags; one
+ * whose node is stale or gone, or that cannot be reopened, is held stale
+ * until the guest releases it (every use EBADF).
  */
 #ifndef CAPSEM_FS_SNAP_H
 #define CAPSEM_FS_SNAP_H
@@ -24,8 +30,10 @@
 #include <stdint.h>
 
 #include "fs_inode.h"
+#include "fs_server.h"
 
 #define FS_SNAP_MAGIC		"FSNODES1"
+#define FS_SNAP_FILES_MAGIC	"FSFILES1"
 #define FS_SNAP_NAME_MAX	255
 
 /* Every node but the root, as above: 0 with *out (malloc'd), or -1. */
@@ -38,5 +46,16 @@ int	fs_snap_save(const struct fs_inodes *, uint8_t **out, size_t *outlen);
  */
 int	fs_snap_restore(struct fs_inodes *t, const uint8_t *buf, size_t len,
 	    uint32_t *stale, char *why, size_t whylen);
+
+/* The open files of s, as above: 0 with *out (malloc'd), or -1. */
+int	fs_snap_files_save(struct fs_server *s, uint8_t **out,
+	    size_t *outlen);
+
+/*
+ * Into s, its nodes restored and no file open yet: 0 with *stale the fhs
+ * held stale; or -1 with why (malformed: no file is left open).
+ */
+int	fs_snap_files_restore(struct fs_server *s, const uint8_t *buf,
+	    size_t len, uint32_t *stale, char *why, size_t whylen);
 
 #endif

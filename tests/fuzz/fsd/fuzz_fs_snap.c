@@ -1,10 +1,11 @@
 /*
- * fuzz_fs_snap: a snapshot's node table is read back from disk, so
- * fs_snap_restore gets untrusted bytes.  Against a scratch directory (a
- * directory, files, a symlink pointing out): whatever the bytes, no crash
- * or leak of fds (ASan; the fd count is checked), a refused table leaves
- * the root alone, and a table that restores saves and restores again to
- * the same number of nodes.
+ * fuzz_fs_snap: a snapshot's node and file tables are read back from
+ * disk, so fs_snap_restore and fs_snap_files_restore get untrusted bytes.
+ * Against a scratch directory (a directory, files, a symlink pointing
+ * out): whatever the bytes, no crash or leak of fds (ASan; the fd count is
+ * checked), a refused table leaves the root alone (no file open), and
+ * tables that restore save and restore again to the same numbers of nodes
+ * and open files.
  */
 #include <sys/stat.h>
 
@@ -53,39 +54,71 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 static void
-fresh(struct fs_inodes *t)
+fresh(struct fs_server *s)
 {
-	int	 fd = open(scratch, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int	 fd = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd == -1 || fs_inodes_init(t, 16, fd) == -1)
+	if (fd == -1 || fs_server_init(s, fd, false, 1000, 1000, 16) == -1)
 		abort();
 }
 
+/* Nodes then files into a fresh server: 0 restored, -1 refused. */
+static int
+restore(struct fs_server *s, const uint8_t *nodes, size_t nlen,
+    const uint8_t *files, size_t flen)
+{
+	char	 why[160];
+	uint32_t stale;
+
+	why[0] = '\0';
+	if (fs_snap_restore(&s->inodes, nodes, nlen, &stale, why,
+	    sizeof(why)) == -1) {
+		if (s->inodes.used != 1 || why[0] == '\0')
+			abort();
+		return -1;
+	}
+	if (fs_snap_files_restore(s, files, flen, &stale, why,
+	    sizeof(why)) == -1) {
+		if (fs_server_open_files(s) != 0 || why[0] == '\0')
+			abort();
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Input: a 2-byte little-endian length, that many bytes of node table,
+ * the rest a file table.
+ */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fs_inodes t, t2;
-	char	 why[160];
-	uint8_t	*buf;
-	size_t	 len;
-	uint32_t stale;
+	struct fs_server s, s2;
+	uint8_t	*nodes, *files;
+	size_t	 nlen, flen, split;
 	int	 before = fds_open();
 
-	fresh(&t);
-	if (fs_snap_restore(&t, data, size, &stale, why, sizeof(why)) == -1) {
-		if (t.used != 1 || why[0] == '\0')
+	if (size < 2)
+		return 0;
+	split = (size_t)data[0] | (size_t)data[1] << 8;
+	if (split > size - 2)
+		split = size - 2;
+	fresh(&s);
+	if (restore(&s, data + 2, split, data + 2 + split,
+	    size - 2 - split) == 0) {
+		if (fs_snap_save(&s.inodes, &nodes, &nlen) == -1 ||
+		    fs_snap_files_save(&s, &files, &flen) == -1)
 			abort();
-	} else {
-		if (fs_snap_save(&t, &buf, &len) == -1)
+		fresh(&s2);
+		if (restore(&s2, nodes, nlen, files, flen) == -1 ||
+		    s2.inodes.used != s.inodes.used ||
+		    fs_server_open_files(&s2) != fs_server_open_files(&s))
 			abort();
-		fresh(&t2);
-		if (fs_snap_restore(&t2, buf, len, &stale, why,
-		    sizeof(why)) == -1 || t2.used != t.used)
-			abort();
-		fs_inodes_free(&t2);
-		free(buf);
+		fs_server_free(&s2);
+		free(nodes);
+		free(files);
 	}
-	fs_inodes_free(&t);
+	fs_server_free(&s);
 	if (fds_open() != before)
 		abort();
 	return 0;

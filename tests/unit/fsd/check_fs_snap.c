@@ -289,6 +289,87 @@ START_TEST(escapes_are_stale)
 }
 END_TEST
 
+/* A server on root, and the node of name under the root (one lookup). */
+static void
+server(struct fs_server *s, const char *root)
+{
+	int	 fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(fs_server_init(s, fd, false, 1000, 1000, 64), 0);
+}
+
+static uint64_t
+opened(struct fs_server *s, struct fs_inode *n, int flags)
+{
+	uint64_t fh;
+	int	 fd;
+
+	ck_assert_int_eq(fs_reopen(s, n, flags, &fd), 0);
+	ck_assert_int_eq(fs_file_add(s, fd, &fh), 0);
+	return fh;
+}
+
+START_TEST(open_files)
+{
+	struct fs_server s, s2;
+	struct fs_inode	*root, *a, *f, *b;
+	uint64_t	 fh_f, fh_b, fh_a, fh_w;
+	uint8_t		*nodes, *files;
+	size_t		 nlen, flen;
+	char		 why[160], got[8];
+	uint32_t	 stale;
+	int		 fd;
+
+	server(&s, dir);
+	root = fs_inode_get(&s.inodes, 1);
+	a = look(&s.inodes, root, "a");
+	f = look(&s.inodes, a, "f");
+	b = look(&s.inodes, root, "b");
+	fh_f = opened(&s, f, O_RDONLY);
+	fh_b = opened(&s, b, O_RDONLY);
+	fh_a = opened(&s, a, O_RDONLY);
+	fh_w = opened(&s, f, O_WRONLY | O_APPEND);
+	ck_assert_int_eq(fs_snap_save(&s.inodes, &nodes, &nlen), 0);
+	ck_assert_int_eq(fs_snap_files_save(&s, &files, &flen), 0);
+	fs_server_free(&s);
+	sh("rm $D/b");
+	server(&s2, dir);
+	ck_assert_int_eq(fs_snap_restore(&s2.inodes, nodes, nlen, &stale, why,
+	    sizeof(why)), 0);
+	ck_assert_uint_eq(stale, 1);
+	ck_assert_int_eq(fs_snap_files_restore(&s2, files, flen, &stale, why,
+	    sizeof(why)), 0);
+	ck_assert_uint_eq(stale, 1);		/* b's */
+	ck_assert_int_eq(fs_file_fd(&s2, fh_b), -1);
+	ck_assert_uint_eq(fs_server_open_files(&s2), 4);
+	fd = fs_file_fd(&s2, fh_f);		/* reopened: it reads a/f */
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, got, sizeof(got), 0), 2);
+	ck_assert_int_eq(memcmp(got, "f\n", 2), 0);
+	ck_assert_int_eq(fcntl(fs_file_fd(&s2, fh_w), F_GETFL) &
+	    (O_ACCMODE | O_APPEND), O_WRONLY | O_APPEND);
+	ck_assert_int_ge(fs_file_fd(&s2, fh_a), 0);
+	/* the stale fh is held until released, then given again */
+	fs_file_close(&s2, fh_b);
+	ck_assert_uint_eq(fs_server_open_files(&s2), 3);
+	/* malformed: refused, nothing left open */
+	fs_server_free(&s2);
+	server(&s2, dir);
+	ck_assert_int_eq(fs_snap_files_restore(&s2, files, flen - 1, &stale,
+	    why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "4 open files in 47 bytes");
+	files[12] = 0;				/* fh 0 */
+	ck_assert_int_eq(fs_snap_files_restore(&s2, files, flen, &stale, why,
+	    sizeof(why)), -1);
+	ck_assert_str_eq(why, "file 0: fh 0 out of range or given twice");
+	ck_assert_uint_eq(fs_server_open_files(&s2), 0);
+	fs_server_free(&s2);
+	free(nodes);
+	free(files);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -302,6 +383,7 @@ main(void)
 	tcase_add_test(tc, copy_of_the_directory);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, escapes_are_stale);
+	tcase_add_test(tc, open_files);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
