@@ -242,7 +242,7 @@ auditview_render(const struct auditview_event *ev, char *out, size_t outlen)
 	return tb.len;
 }
 
-/* --- JSON ------------------------------------------------------------------ */
+/* --- JSON -------------------------------------------------------------- */
 
 #define JSON_MEMBER_OVERHEAD	32	/* ,"duration_us":"" and the like */
 

@@ -166,6 +166,9 @@ reset_to_root(struct fs_inodes *t)
 	fs_inodes_refree(t);
 }
 
+static int	refuse(struct fs_inodes *, char *why, size_t whylen,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 static int
 refuse(struct fs_inodes *t, char *why, size_t whylen, const char *fmt, ...)
 {
@@ -302,7 +305,7 @@ fs_snap_restore(struct fs_inodes *t, const uint8_t *buf, size_t len,
 	return 0;
 }
 
-/* --- open files ------------------------------------------------------------ */
+/* --- open files -------------------------------------------------------- */
 
 #define FILE_REC	12	/* fh, node id, flags */
 
@@ -359,6 +362,9 @@ files_reset(struct fs_server *s)
 		s->files[i] = -1;
 	}
 }
+
+static int	files_refuse(struct fs_server *, char *why, size_t whylen,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static int
 files_refuse(struct fs_server *s, char *why, size_t whylen, const char *fmt,

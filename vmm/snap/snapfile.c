@@ -59,6 +59,9 @@ put64(uint8_t *p, uint64_t v)
 	put32(p + 4, (uint32_t)(v >> 32));
 }
 
+static int	refuse(char *why, size_t whylen, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+
 static int
 refuse(char *why, size_t whylen, const char *fmt, ...)
 {
@@ -269,7 +272,7 @@ snapfile_ram_check(const struct snapfile *sf, const void *ram, size_t len,
 	return 0;
 }
 
-/* --- writing --------------------------------------------------------------- */
+/* --- writing ----------------------------------------------------------- */
 
 void
 snapw_init(struct snapfile_writer *w)

@@ -41,7 +41,8 @@
 #define SNAP_WHY_MAX		160
 
 enum snap_section_type {
-	SNAP_SEC_VCPU = 1,	/* regs, sregs, FPU/XSAVE, XCRs, MSRs, LAPIC, events, MP state */
+	SNAP_SEC_VCPU = 1,	/* regs, sregs, FPU/XSAVE, XCRs, MSRs, LAPIC,
+				 * events, MP state */
 	SNAP_SEC_IRQCHIP,	/* PIC, IOAPIC */
 	SNAP_SEC_PIT,
 	SNAP_SEC_CLOCK,		/* kvmclock */
