@@ -146,7 +146,7 @@ bind_opt_text(sqlite3_stmt *stmt, int i, const char *s)
 {
 	if (s == NULL || s[0] == '\0')
 		return sqlite3_bind_null(stmt, i);
-	return sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT);
+	return sqlite3_bind_text(stmt, i, s, -1, SQLITE_STATIC);
 }
 
 /* Token counts and sizes are below 2^63 (netproxy's are bounded). */
@@ -156,6 +156,11 @@ i64(uint64_t v)
 	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
 }
 
+/*
+ * Step and reset an insert.  Its texts are bound SQLITE_STATIC: each
+ * caller binds from buffers that live until this returns, in the same
+ * function.  The connection is policyd's one thread's (SQLITE_OPEN_NOMUTEX).
+ */
 static void
 run_insert(struct store *st, sqlite3_stmt *stmt, int rc, const char *what)
 {
@@ -182,7 +187,7 @@ store_open(const char *path, const char *session_id, struct event_loop *loop,
 	}
 	st->loop = loop;
 	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX,
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
 	    NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
@@ -231,15 +236,15 @@ store_event(struct store *st, const struct audit_record *r)
 	if (r->file != NULL && r->file[0] != '\0')
 		(void)audit_source_text(r->file, r->line, source,
 		    sizeof(source));
-	rc = sqlite3_bind_text(s, 1, ts, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_bind_text(s, 1, ts, -1, SQLITE_STATIC);
 	rc |= sqlite3_bind_text(s, 2, r->event, -1, SQLITE_STATIC);
 	rc |= sqlite3_bind_text(s, 3, r->host ? r->host : "", -1,
-	    SQLITE_TRANSIENT);
+	    SQLITE_STATIC);
 	rc |= sqlite3_bind_int(s, 4, r->port);
 	rc |= bind_opt_text(s, 5, r->method);
 	if (r->path != NULL && r->pathlen <= INT32_MAX)
 		rc |= sqlite3_bind_text(s, 6, r->path, (int)r->pathlen,
-		    SQLITE_TRANSIENT);
+		    SQLITE_STATIC);
 	rc |= sqlite3_bind_text(s, 7, r->allow ? "allow" : "deny", -1,
 	    SQLITE_STATIC);
 	rc |= bind_opt_text(s, 8, r->rule);
@@ -268,10 +273,10 @@ store_model_call(struct store *st, const struct msg_model_event *m,
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	(void)audit_time_text(&now, ts);
-	rc = sqlite3_bind_text(s, 1, ts, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_bind_text(s, 1, ts, -1, SQLITE_STATIC);
 	rc |= sqlite3_bind_text(s, 2, api_name(m->api), -1, SQLITE_STATIC);
-	rc |= sqlite3_bind_text(s, 3, m->host, -1, SQLITE_TRANSIENT);
-	rc |= sqlite3_bind_text(s, 4, m->path, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(s, 3, m->host, -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_text(s, 4, m->path, -1, SQLITE_STATIC);
 	rc |= sqlite3_bind_int64(s, 5, m->status);
 	rc |= bind_opt_text(s, 6, m->model);
 	rc |= sqlite3_bind_int64(s, 7, i64(m->input_tokens));
