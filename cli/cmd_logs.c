@@ -37,6 +37,11 @@ static const char events_query[] =
 	"SELECT id, time, kind, host, port, method, path, verdict, rule,"
 	" source, status, bytes_in, bytes_out, duration_us, reason, mode"
 	" FROM events WHERE id > ?1 ORDER BY id";
+/* A database of schema 1 (before events.mode) */
+static const char events_query_v1[] =
+	"SELECT id, time, kind, host, port, method, path, verdict, rule,"
+	" source, status, bytes_in, bytes_out, duration_us, reason, NULL"
+	" FROM events WHERE id > ?1 ORDER BY id";
 
 struct logs {
 	const char	*id;
@@ -77,7 +82,8 @@ open_parts(struct logs *l)
 		if (sessiondb_open(l->sessions, l->id, &l->db, &missing) == -1)
 			return missing ? 0 : -1;
 		if (sqlite3_prepare_v2(l->db, events_query, -1, &l->events,
-		    NULL) != SQLITE_OK) {
+		    NULL) != SQLITE_OK && sqlite3_prepare_v2(l->db,
+		    events_query_v1, -1, &l->events, NULL) != SQLITE_OK) {
 			fprintf(stderr, "capsemctl: logs: session %s: %s\n",
 			    l->id, sqlite3_errmsg(l->db));
 			return -1;

@@ -289,6 +289,27 @@ def checks(d, capsemctl, upstream_py):
         check('--json does not cut a long value',
               raw(lg['path']) == long_path, len(lg['path']))
 
+    # A database of schema 1 (before events.mode) is still read.
+    old_sid = 'oldold00'
+    os.makedirs(os.path.join(home, 'sessions', old_sid, 'db'))
+    db = sqlite3.connect(os.path.join(home, 'sessions', old_sid, 'db',
+                                      'session.db'))
+    with db:
+        db.execute('CREATE TABLE events (id INTEGER PRIMARY KEY, time TEXT,'
+                   ' kind TEXT, host TEXT, port INTEGER, method TEXT,'
+                   ' path TEXT, verdict TEXT, rule TEXT, source TEXT,'
+                   ' status INTEGER, bytes_in INTEGER, bytes_out INTEGER,'
+                   ' duration_us INTEGER, reason TEXT)')
+        db.execute("INSERT INTO events (time, kind, host, port, verdict)"
+                   " VALUES ('2026-01-01T00:00:00.000Z', 'conn', 'v1.test',"
+                   " 443, 'allow')")
+    db.close()
+    r = ctl('logs', old_sid)
+    check('a schema 1 database is read',
+          r.returncode == 0 and r.stdout.decode().startswith(
+              '2026-01-01T00:00:00.000Z allow conn    v1.test:443'),
+          r.stdout.decode() + r.stderr.decode())
+
     # A file that is not a database: one line, exit 1.
     bad_sid = 'badbad00'
     os.makedirs(os.path.join(home, 'sessions', bad_sid, 'db'))
