@@ -36,12 +36,20 @@ wr() { dd if=/dev/zero of="$W/big" bs=1M count=200 conv=fsync 2>/dev/null; }
 rd() { dd if="$W/big" of=/dev/null bs=1M 2>/dev/null; }
 remove() {
 	rm -rf "$W/tree" "$W/big" 2>/tmp/rm.err; _r=$?
+	echo "BENCH-NOTE $L rm -rf done (rc $_r), sync next"
 	sync
 	head -n 3 /tmp/rm.err | sed "s/^/BENCH-ERR $L rm: /"
 	return $_r
 }
 
 [ -f /tmp/src.tar ] || cp /workspace/src.tar /tmp/src.tar
+# a tick a minute on the console (guest uptime; no file-system access):
+# tells a slow step from a stuck guest
+rm -f /tmp/tick.stop
+(n=0; while [ ! -e /tmp/tick.stop ] && sleep 5; do n=$((n + 1))
+	[ $((n % 12)) = 0 ] && echo "BENCH-TICK $L $(cut -d' ' -f1 /proc/uptime)"
+done) &
+TICK=$!
 rm -rf "$W"
 mkdir -p "$W" || exit 1
 echo "BENCH-INFO $L mount $(grep " /$(echo "$W" | cut -d/ -f2) " /proc/mounts | cut -d' ' -f2-4)"
@@ -55,4 +63,6 @@ step write-200M-fsync wr
 drop
 step read-200M-cold rd
 step rm-rf+sync remove
+touch /tmp/tick.stop
+wait $TICK	# at most 5 s
 echo "BENCH-DONE $L"
