@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fs_priv.h"
+#include "le.h"
 #include "fs_snap.h"
 
 #define REC_FIXED	24	/* id, parent, lookups, type, name length */
@@ -54,17 +55,28 @@ sb_put(struct snapbuf *b, const void *p, size_t n)
 static void
 sb_u32(struct snapbuf *b, uint32_t v)
 {
-	uint8_t	 le[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-	    (uint8_t)(v >> 24) };
+	uint8_t	 le[4];
 
+	le_put32(le, v);
 	sb_put(b, le, 4);
 }
 
-static uint32_t
-get32(const uint8_t *p)
+/*
+ * A table made: its count (after the 8-byte magic) set, the bytes handed
+ * over.  0, or -1 if any put failed (nothing handed over).
+ */
+static int
+sb_hand_over(struct snapbuf *b, uint32_t count, uint8_t **out,
+    size_t *outlen)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
+	if (b->failed) {
+		free(b->buf);
+		return -1;
+	}
+	le_put32(b->buf + 8, count);
+	*out = b->buf;
+	*outlen = b->len;
+	return 0;
 }
 
 static bool
@@ -129,17 +141,7 @@ fs_snap_save(const struct fs_inodes *t, uint8_t **out, size_t *outlen)
 	}
 	free(chain);
 	free(done);
-	if (b.failed) {
-		free(b.buf);
-		return -1;
-	}
-	b.buf[8] = (uint8_t)count;
-	b.buf[9] = (uint8_t)(count >> 8);
-	b.buf[10] = (uint8_t)(count >> 16);
-	b.buf[11] = (uint8_t)(count >> 24);
-	*out = b.buf;
-	*outlen = b.len;
-	return 0;
+	return sb_hand_over(&b, count, out, outlen);
 }
 
 /* Back to the root alone. */
@@ -236,18 +238,18 @@ fs_snap_restore(struct fs_inodes *t, const uint8_t *buf, size_t len,
 		return refuse(t, why, whylen, "the node table is not fresh");
 	if (len < 12 || memcmp(buf, FS_SNAP_MAGIC, 8) != 0)
 		return refuse(t, why, whylen, "not a node table (bad magic)");
-	if ((count = get32(buf + 8)) > t->max - 1)
+	if ((count = le_get32(buf + 8)) > t->max - 1)
 		return refuse(t, why, whylen, "%u nodes, the table holds %u",
 		    count, t->max - 1);
 	for (k = 0; k < count; k++) {
 		if (len - off < REC_FIXED)
 			return refuse(t, why, whylen, "truncated at node %u", k);
-		id = get32(buf + off);
-		pid = get32(buf + off + 4);
-		lookups = get32(buf + off + 8) |
-		    (uint64_t)get32(buf + off + 12) << 32;
-		type = get32(buf + off + 16);
-		namelen = get32(buf + off + 20);
+		id = le_get32(buf + off);
+		pid = le_get32(buf + off + 4);
+		lookups = le_get32(buf + off + 8) |
+		    (uint64_t)le_get32(buf + off + 12) << 32;
+		type = le_get32(buf + off + 16);
+		namelen = le_get32(buf + off + 20);
 		off += REC_FIXED;
 		if (namelen > FS_SNAP_NAME_MAX || namelen > len - off)
 			return refuse(t, why, whylen, "node %u: name of %u "
@@ -338,17 +340,7 @@ fs_snap_files_save(struct fs_server *s, uint8_t **out, size_t *outlen)
 		sb_u32(&b, nodeid != 0 ? (uint32_t)fl & FS_OPEN_FLAGS : 0);
 		count++;
 	}
-	if (b.failed) {
-		free(b.buf);
-		return -1;
-	}
-	b.buf[8] = (uint8_t)count;
-	b.buf[9] = (uint8_t)(count >> 8);
-	b.buf[10] = (uint8_t)(count >> 16);
-	b.buf[11] = (uint8_t)(count >> 24);
-	*out = b.buf;
-	*outlen = b.len;
-	return 0;
+	return sb_hand_over(&b, count, out, outlen);
 }
 
 static void
@@ -396,16 +388,16 @@ fs_snap_files_restore(struct fs_server *s, const uint8_t *buf, size_t len,
 	if (len < 12 || memcmp(buf, FS_SNAP_FILES_MAGIC, 8) != 0)
 		return files_refuse(s, why, whylen, "not a file table (bad "
 		    "magic)");
-	if ((count = get32(buf + 8)) > FS_FILES_MAX)
+	if ((count = le_get32(buf + 8)) > FS_FILES_MAX)
 		return files_refuse(s, why, whylen, "%u open files, at most "
 		    "%d", count, FS_FILES_MAX);
 	if (len - off != (size_t)count * FILE_REC)
 		return files_refuse(s, why, whylen, "%u open files in %zu "
 		    "bytes", count, len - off);
 	for (k = 0; k < count; k++, off += FILE_REC) {
-		fh = get32(buf + off);
-		nodeid = get32(buf + off + 4);
-		flags = get32(buf + off + 8);
+		fh = le_get32(buf + off);
+		nodeid = le_get32(buf + off + 4);
+		flags = le_get32(buf + off + 8);
 		if (fh == 0 || fh > FS_FILES_MAX || s->files[fh - 1] != -1)
 			return files_refuse(s, why, whylen, "file %u: fh %u out "
 			    "of range or given twice", k, fh);

@@ -3,8 +3,6 @@
  */
 #include <string.h>
 
-#include <cpuid.h>
-
 #include "snap/crc32c.h"
 
 /*
@@ -54,9 +52,9 @@ crc32c_sse42(uint32_t crc, const void *buf, size_t len)
 uint32_t
 crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	unsigned int eax, ebx, ecx, edx;
-
-	if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_SSE4_2))
+	/* the compiler's CPU model, read once per process (no CPUID exit
+	 * per call) */
+	if (__builtin_cpu_supports("sse4.2"))
 		return crc32c_sse42(crc, buf, len);
 	return crc32c_table(crc, buf, len);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "snap/crc32c.h"
 #include "snap/snapfile.h"
 
@@ -29,35 +30,6 @@
 #define S_LEN		8
 #define S_SUM		16
 #define S_ZERO		20
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 static int	refuse(char *why, size_t whylen, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -117,14 +89,14 @@ section_at(const uint8_t *s, size_t slen, size_t *off, uint32_t k,
 		    "has %zu of its %d header bytes", k, left,
 		    SNAP_SECTION_HEADER);
 	h = s + *off;
-	sec->type = get32(h + S_TYPE);
-	sec->instance = get32(h + S_INSTANCE);
-	len = get64(h + S_LEN);
-	*sum = get32(h + S_SUM);
+	sec->type = le_get32(h + S_TYPE);
+	sec->instance = le_get32(h + S_INSTANCE);
+	len = le_get64(h + S_LEN);
+	*sum = le_get32(h + S_SUM);
 	if (sec->type == 0 || sec->type > SNAP_SEC_TYPE_MAX)
 		return refuse(why, whylen, "corrupt: section %u has unknown "
 		    "type %u", k, sec->type);
-	if (get32(h + S_ZERO) != 0)
+	if (le_get32(h + S_ZERO) != 0)
 		return refuse(why, whylen, "corrupt: section %u's reserved "
 		    "field is not zero", k);
 	if (len > SNAP_SECTION_MAX)
@@ -160,14 +132,14 @@ snapfile_parse(const void *buf, size_t len, const struct snap_identity *here,
 	if (memcmp(p + H_MAGIC, SNAP_MAGIC, 8) != 0)
 		return refuse(why, whylen, "not a capsem snapshot state (bad "
 		    "magic)");
-	version = get32(p + H_VERSION);
+	version = le_get32(p + H_VERSION);
 	if (version != SNAP_VERSION)
 		return refuse(why, whylen, "snapshot format version %u; this "
 		    "vmm reads version %d", version, SNAP_VERSION);
-	if (get32(p + H_SIZE) != SNAP_HEADER_SIZE)
+	if (le_get32(p + H_SIZE) != SNAP_HEADER_SIZE)
 		return refuse(why, whylen, "corrupt: header size %u, not %d",
-		    get32(p + H_SIZE), SNAP_HEADER_SIZE);
-	if (crc32c(0, p, H_SUM) != get32(p + H_SUM))
+		    le_get32(p + H_SIZE), SNAP_HEADER_SIZE);
+	if (crc32c(0, p, H_SUM) != le_get32(p + H_SUM))
 		return refuse(why, whylen, "corrupt: the header's checksum "
 		    "does not match");
 	if (!all_zero(p + H_ZERO, H_SUM - H_ZERO) ||
@@ -175,7 +147,7 @@ snapfile_parse(const void *buf, size_t len, const struct snap_identity *here,
 		return refuse(why, whylen, "corrupt: malformed header");
 	memcpy(sf->id.build, p + H_BUILD, SNAP_BUILD_MAX);
 	memcpy(sf->id.vendor, p + H_VENDOR, SNAP_VENDOR_LEN);
-	sf->id.cpuid_sum = get32(p + H_CPUID_SUM);
+	sf->id.cpuid_sum = le_get32(p + H_CPUID_SUM);
 	if (strcmp(sf->id.build, here->build) != 0) {
 		shown((const uint8_t *)sf->id.build, SNAP_BUILD_MAX, a,
 		    sizeof(a));
@@ -196,10 +168,10 @@ snapfile_parse(const void *buf, size_t len, const struct snap_identity *here,
 		return refuse(why, whylen, "made with another CPUID table "
 		    "(checksum 0x%08x; this host gives 0x%08x)",
 		    sf->id.cpuid_sum, here->cpuid_sum);
-	sf->ram_bytes = get64(p + H_RAM_BYTES);
-	sf->ram_sum = get32(p + H_RAM_SUM);
-	sf->nsections = get32(p + H_NSECTIONS);
-	sections_len = get64(p + H_SECTIONS_LEN);
+	sf->ram_bytes = le_get64(p + H_RAM_BYTES);
+	sf->ram_sum = le_get32(p + H_RAM_SUM);
+	sf->nsections = le_get32(p + H_NSECTIONS);
+	sections_len = le_get64(p + H_SECTIONS_LEN);
 	if (sf->nsections > SNAP_SECTIONS_MAX)
 		return refuse(why, whylen, "corrupt: %u sections, over the "
 		    "bound of %d", sf->nsections, SNAP_SECTIONS_MAX);
@@ -333,12 +305,12 @@ snapw_section(struct snapfile_writer *w, uint32_t type, uint32_t instance,
 		return;
 	}
 	h = w->buf + w->len;
-	put32(h + S_TYPE, type);
-	put32(h + S_INSTANCE, instance);
-	put64(h + S_LEN, len);
+	le_put32(h + S_TYPE, type);
+	le_put32(h + S_INSTANCE, instance);
+	le_put64(h + S_LEN, len);
 	if (len > 0)
 		memcpy(h + SNAP_SECTION_HEADER, data, len);
-	put32(h + S_SUM, crc32c(crc32c(0, h, S_SUM), data, len));
+	le_put32(h + S_SUM, crc32c(crc32c(0, h, S_SUM), data, len));
 	w->len += SNAP_SECTION_HEADER + len + pad8(len);
 	w->nsections++;
 }
@@ -360,18 +332,18 @@ snapw_finish(struct snapfile_writer *w, const struct snap_identity *id,
 	}
 	h = w->buf;
 	memcpy(h + H_MAGIC, SNAP_MAGIC, 8);
-	put32(h + H_VERSION, SNAP_VERSION);
-	put32(h + H_SIZE, SNAP_HEADER_SIZE);
+	le_put32(h + H_VERSION, SNAP_VERSION);
+	le_put32(h + H_SIZE, SNAP_HEADER_SIZE);
 	memset(h + H_BUILD, 0, SNAP_BUILD_MAX);
 	memcpy(h + H_BUILD, id->build, strlen(id->build));
 	memcpy(h + H_VENDOR, id->vendor, SNAP_VENDOR_LEN);
-	put32(h + H_CPUID_SUM, id->cpuid_sum);
-	put64(h + H_RAM_BYTES, ram_bytes);
-	put32(h + H_RAM_SUM, ram_sum);
-	put32(h + H_NSECTIONS, w->nsections);
-	put64(h + H_SECTIONS_LEN, w->len - SNAP_HEADER_SIZE);
+	le_put32(h + H_CPUID_SUM, id->cpuid_sum);
+	le_put64(h + H_RAM_BYTES, ram_bytes);
+	le_put32(h + H_RAM_SUM, ram_sum);
+	le_put32(h + H_NSECTIONS, w->nsections);
+	le_put64(h + H_SECTIONS_LEN, w->len - SNAP_HEADER_SIZE);
 	memset(h + H_ZERO, 0, H_SUM - H_ZERO);
-	put32(h + H_SUM, crc32c(0, h, H_SUM));
+	le_put32(h + H_SUM, crc32c(0, h, H_SUM));
 	*out = w->buf;
 	*outlen = w->len;
 	snapw_init(w);

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "x86/boot.h"
-#include "x86/le.h"
+#include "le.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY	18
 #define HVM_START_MAGIC			0x336ec578u

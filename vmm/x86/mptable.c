@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "x86/boot.h"
-#include "x86/le.h"
+#include "le.h"
 
 #define MP_LAPIC_ADDR		0xfee00000u
 #define MP_IOAPIC_ADDR		0xfec00000u

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "snap/crc32c.h"
 #include "snap/snapfile.h"
 
@@ -24,10 +25,7 @@ repair_header(uint8_t *buf, size_t len)
 	if (len < SNAP_HEADER_SIZE)
 		return;
 	sum = crc32c(0, buf, 124);
-	buf[124] = (uint8_t)sum;
-	buf[125] = (uint8_t)(sum >> 8);
-	buf[126] = (uint8_t)(sum >> 16);
-	buf[127] = (uint8_t)(sum >> 24);
+	le_put32(buf + 124, sum);
 }
 
 static void
@@ -40,8 +38,7 @@ identity_of(const uint8_t *buf, size_t len, struct snap_identity *id)
 	memcpy(id->build, buf + 16, SNAP_BUILD_MAX - 1);
 	id->build[SNAP_BUILD_MAX - 1] = '\0';
 	memcpy(id->vendor, buf + 64, SNAP_VENDOR_LEN);
-	id->cpuid_sum = (uint32_t)buf[76] | (uint32_t)buf[77] << 8 |
-	    (uint32_t)buf[78] << 16 | (uint32_t)buf[79] << 24;
+	id->cpuid_sum = le_get32(buf + 76);
 }
 
 static void

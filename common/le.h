@@ -1,9 +1,10 @@
 /*
- * le.h: little-endian loads and stores on byte buffers, for the boot
- * protocol structures and the MP table the vmm writes into guest memory.
+ * le.h: little-endian loads and stores on byte buffers: the boot protocol
+ * structures and the MP table the vmm writes into guest memory, and the
+ * snapshot files (vmm/snap, fsd/fs_snap.c).  Header-only.
  */
-#ifndef CAPSEM_X86_LE_H
-#define CAPSEM_X86_LE_H
+#ifndef CAPSEM_LE_H
+#define CAPSEM_LE_H
 
 #include <stdint.h>
 
