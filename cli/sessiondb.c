@@ -17,6 +17,8 @@ sessiondb_open(const char *sessions, const char *id, sqlite3 **db,
 {
 	char	 path[PATH_MAX];
 	struct stat sb;
+	sqlite3_stmt *q = NULL;
+	int	 rc;
 
 	*db = NULL;
 	*missing = false;
@@ -42,5 +44,28 @@ sessiondb_open(const char *sessions, const char *id, sqlite3 **db,
 		return -1;
 	}
 	sqlite3_busy_timeout(*db, SESSIONDB_BUSY_MS);
+	/*
+	 * A database policyd has made but not yet given its tables (the
+	 * session is starting, or ended before that) holds nothing yet: as
+	 * good as missing.  A file that is not a database fails here.
+	 */
+	if (sqlite3_prepare_v2(*db, "SELECT 1 FROM sqlite_master WHERE"
+	    " type = 'table' AND name = 'events'", -1, &q, NULL) != SQLITE_OK ||
+	    (rc = sqlite3_step(q)) == SQLITE_ERROR || rc == SQLITE_BUSY ||
+	    rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) {
+		fprintf(stderr, "capsemctl: %s: %s\n", path,
+		    sqlite3_errmsg(*db));
+		sqlite3_finalize(q);
+		sqlite3_close(*db);
+		*db = NULL;
+		return -1;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW) {
+		sqlite3_close(*db);
+		*db = NULL;
+		*missing = true;
+		return -1;
+	}
 	return 0;
 }

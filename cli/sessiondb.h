@@ -14,8 +14,9 @@
 
 /*
  * Open SESSIONS/ID/db/session.db read-only into *db.  0; or -1 with
- * *missing set when there is no such file, or with the reason said on
- * stderr ("capsemctl: PATH: reason") when it cannot be read.
+ * *missing set when there is no such file or it has no tables yet
+ * (policyd made it and had not written its schema), or with the reason
+ * said on stderr ("capsemctl: PATH: reason") when it cannot be read.
  */
 int	sessiondb_open(const char *sessions, const char *id, sqlite3 **db,
 	    bool *missing);
